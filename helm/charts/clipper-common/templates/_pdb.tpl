@@ -1,0 +1,25 @@
+{{/*
+PodDisruptionBudget. Takes (dict "ctx" $ "component" "api"). Reads .Values.podDisruptionBudget.
+A budget that the workload can never satisfy blocks every node drain, so it is refused.
+*/}}
+{{- define "clipper-common.pdb" -}}
+{{- $pdb := .ctx.Values.podDisruptionBudget -}}
+{{- if $pdb.enabled }}
+{{- $replicas := int (ternary .ctx.Values.autoscaling.minReplicas .ctx.Values.replicaCount .ctx.Values.autoscaling.enabled) -}}
+{{- if and (not (kindIs "string" $pdb.minAvailable)) (ge (int $pdb.minAvailable) $replicas) -}}
+{{- fail (printf "podDisruptionBudget.minAvailable (%v) must be lower than the replica count (%v) or node drains block forever: raise the replicas or lower minAvailable" $pdb.minAvailable $replicas) -}}
+{{- end }}
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ include "clipper-common.fullname" .ctx }}
+  namespace: {{ .ctx.Release.Namespace }}
+  labels:
+    {{- include "clipper-common.labels" . | nindent 4 }}
+spec:
+  minAvailable: {{ $pdb.minAvailable }}
+  selector:
+    matchLabels:
+      {{- include "clipper-common.selectorLabels" . | nindent 6 }}
+{{- end }}
+{{- end -}}

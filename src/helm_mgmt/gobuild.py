@@ -1,0 +1,74 @@
+"""Build Go commands from the Go module proxy into the versioned cache.
+
+Every binary lands in ``<cache>/bin/<name>-<version>/``; a binary already there is reused, so a
+second run costs nothing. The Go module and build caches live under ``<cache>/go`` so that
+rebuilding after a version bump only compiles what changed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from helm_mgmt.paths import cache_root, logs_dir
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+def go_env() -> dict[str, str]:
+    go = cache_root() / "go"
+    env = dict(os.environ)
+    env.update(
+        GOPATH=str(go),
+        GOMODCACHE=str(go / "mod"),
+        GOCACHE=str(go / "build"),
+        GOFLAGS="-mod=mod",
+        CGO_ENABLED=env.get("CGO_ENABLED", "0"),
+        GOTOOLCHAIN="local",
+    )
+    return env
+
+
+def bin_dir(name: str, version: str) -> Path:
+    return cache_root() / "bin" / f"{name}-{version}"
+
+
+def go_install(
+    name: str,
+    version: str,
+    package: str,
+    binary: str,
+    ldflags: str = "",
+    cwd: Path | None = None,
+    env_extra: dict[str, str] | None = None,
+) -> Path:
+    """``go install package`` into the cache unless the binary is already there; return its path.
+
+    ``package`` is either ``module/path/cmd@version`` or, with ``cwd`` set to a wrapper module,
+    a package path resolved inside that module.
+    """
+    target = bin_dir(name, version)
+    exe = target / binary
+    if exe.is_file():
+        return exe
+    target.mkdir(parents=True, exist_ok=True)
+    env = go_env()
+    env["GOBIN"] = str(target)
+    if env_extra:
+        env.update(env_extra)
+    log = logs_dir() / f"build-{name}-{version}.log"
+    cmd = ["go", "install", "-trimpath"]
+    if ldflags:
+        cmd += ["-ldflags", ldflags]
+    cmd.append(package)
+    print(f"building {name} {version} (log: {log})", file=sys.stderr, flush=True)
+    with log.open("w") as out:
+        result = subprocess.run(cmd, cwd=cwd or cache_root(), env=env, stdout=out, stderr=subprocess.STDOUT)
+    if result.returncode != 0 or not exe.is_file():
+        tail = "".join(log.read_text().splitlines(keepends=True)[-15:])
+        raise BuildError(f"building {name} {version} failed (exit {result.returncode}); see {log}:\n{tail}")
+    return exe

@@ -1,0 +1,46 @@
+"""Pinned versions and fixed addresses of the local single-node cluster."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+KUBERNETES_VERSION = "v1.34.4"
+STAGING_VERSION = "v0.34.4"
+ETCD_VERSION = "v3.6.16"
+COREDNS_VERSION = "v1.13.1"
+METRICS_SERVER_VERSION = "v0.8.0"
+
+KUBE_COMMANDS = (
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubelet",
+    "kube-proxy",
+    "kubectl",
+)
+
+BRIDGE = "clipper0"
+BRIDGE_CIDR = "10.244.0.1/24"
+NODE_IP = "10.244.0.1"
+POD_CIDR = "10.244.0.0/24"
+SERVICE_CIDR = "10.96.0.0/16"
+SERVICE_IP = "10.96.0.1"
+CLUSTER_DNS = NODE_IP
+CLUSTER_DOMAIN = "cluster.local"
+NODE_NAME = "clipper-node"
+APISERVER_PORT = 6443
+ETCD_CLIENT_PORT = 23790
+ETCD_PEER_PORT = 23800
+STORAGE_CLASS = "standard"
+PAUSE_IMAGE = "localhost/clipper-kit/pause:3.10"
+
+
+def state_dir() -> Path:
+    """Where the running cluster keeps its certificates, data, sockets and pid files."""
+    return Path(os.environ.get("CLIPPER_KIT_STATE") or "/var/lib/clipper-kit/cluster")
+
+
+def kubeconfig_path() -> Path:
+    """The admin kubeconfig that helm, kubectl and helm-mgmt use."""
+    return state_dir() / "admin.kubeconfig"

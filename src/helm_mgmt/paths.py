@@ -1,0 +1,24 @@
+"""Where the project lives and where expensive build products are cached (outside the repo)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHARTS_DIR = REPO_ROOT / "helm" / "charts"
+DIST_DIR = REPO_ROOT / "dist"
+
+
+def cache_root() -> Path:
+    """The versioned build cache; CLIPPER_KIT_CACHE overrides the default under ~/.cache."""
+    root = os.environ.get("CLIPPER_KIT_CACHE") or str(Path.home() / ".cache" / "clipper-kit")
+    path = Path(root)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def logs_dir() -> Path:
+    path = cache_root() / "logs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
