@@ -40,7 +40,9 @@ def render(
     return parse_manifests(text)
 
 
-def render_error(chart: str, values: dict[str, Any] | None = None, env: str | None = None, helm: str = "helm4") -> str:
+def render_error(
+    chart: str, values: dict[str, Any] | None = None, env: str | None = None, helm: str = "helm4"
+) -> str:
     """Render expecting failure; return Helm's error text. Fails the test if rendering succeeds."""
     try:
         render(chart, values, env=env, helm=helm)
@@ -51,7 +53,9 @@ def render_error(chart: str, values: dict[str, Any] | None = None, env: str | No
 
 def find(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
     matches = [d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
-    assert len(matches) == 1, f"expected one {kind} {name or ''}, found {[d['metadata']['name'] for d in matches]}"
+    assert len(matches) == 1, (
+        f"expected one {kind} {name or ''}, found {[d['metadata']['name'] for d in matches]}"
+    )
     return matches[0]
 
 

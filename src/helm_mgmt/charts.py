@@ -42,7 +42,9 @@ class Chart:
     @property
     def local_dependencies(self) -> list[str]:
         return [
-            d["name"] for d in self.meta.get("dependencies", []) if d.get("repository", "").startswith("file://")
+            d["name"]
+            for d in self.meta.get("dependencies", [])
+            if d.get("repository", "").startswith("file://")
         ]
 
     def example_values(self) -> dict[str, Path]:

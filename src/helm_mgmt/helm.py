@@ -41,7 +41,9 @@ class Helm:
     def version(self) -> str:
         return HELM_RELEASES[self.key].version
 
-    def run(self, args: list[str], check: bool = True, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, args: list[str], check: bool = True, timeout: float | None = None
+    ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             [str(self.binary), *args], capture_output=True, text=True, timeout=timeout, check=False
         )

@@ -1,0 +1,285 @@
+"""Command line of helm-mgmt. Parsing only; the work is in the modules it calls."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from helm_mgmt import __version__
+from helm_mgmt.toolchain import DEFAULT_HELM, HELM_RELEASES
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _helm(args: argparse.Namespace):
+    from helm_mgmt.helm import Helm
+
+    return Helm(args.helm)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from helm_mgmt.check import render_human, run_check
+    from helm_mgmt.output import emit
+
+    if args.install:
+        from helm_mgmt.toolchain import ensure_all
+
+        ensure_all()
+    result = run_check()
+    emit(result, args.output, render_human(result))
+    return EXIT_FAILED if result["missing"] else EXIT_OK
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    from helm_mgmt.lint import as_json, lint_all
+    from helm_mgmt.output import emit, table
+
+    keys = [args.helm] if args.helm_only else None
+    results = lint_all(keys, args.charts or None)
+    rows = [["ok" if r.ok else "FAIL", r.chart, r.values, r.helm] for r in results]
+    human = table(rows, ["", "chart", "values", "helm"])
+    failures = [f"\n--- {r.chart} ({r.values}, helm {r.helm})\n{r.output}" for r in results if not r.ok]
+    summary = f"\n{sum(r.ok for r in results)} passed, {sum(not r.ok for r in results)} failed"
+    emit(as_json(results), args.output, human + "".join(failures) + summary)
+    return EXIT_FAILED if any(not r.ok for r in results) else EXIT_OK
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from helm_mgmt.paths import REPO_ROOT
+
+    cmd = [sys.executable, "-m", "pytest", str(REPO_ROOT / "tests")]
+    if not args.all:
+        cmd += ["-m", "not cluster and not servers"]
+    if args.output == "json":
+        report = REPO_ROOT / "dist" / "test-report.xml"
+        report.parent.mkdir(exist_ok=True)
+        cmd += [f"--junitxml={report}"]
+    cmd += args.pytest_args
+    return subprocess.run(cmd, cwd=REPO_ROOT, check=False).returncode
+
+
+def cmd_template(args: argparse.Namespace) -> int:
+    from helm_mgmt.paths import CHARTS_DIR
+    from helm_mgmt.release import ReleaseSpec, preflight
+
+    spec = ReleaseSpec(args.release, args.namespace, CHARTS_DIR / args.chart, args.env, args.values, args.set)
+    preflight(_helm(args), spec)
+    out = _helm(args).run(
+        ["template", spec.release, str(spec.chart), "-n", spec.namespace, *spec.value_args()]
+    )
+    print(out.stdout, end="")
+    return EXIT_OK
+
+
+def cmd_deps(args: argparse.Namespace) -> int:
+    from helm_mgmt.charts import stale_dependencies, sync_dependencies
+
+    if args.check:
+        stale = stale_dependencies(_helm(args))
+        for s in stale:
+            print(f"stale: {s}")
+        print("dependencies up to date" if not stale else "run `helm-mgmt deps` and commit the result")
+        return EXIT_FAILED if stale else EXIT_OK
+    changed = sync_dependencies(_helm(args))
+    for path in changed:
+        print(f"updated {path}")
+    print(f"{len(changed)} dependency file(s) updated")
+    return EXIT_OK
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from helm_mgmt.docs import regenerate_all
+
+    changed = regenerate_all()
+    for path in changed:
+        print(f"regenerated {path}")
+    print(f"{len(changed)} README(s) changed")
+    return EXIT_OK
+
+
+def cmd_package(args: argparse.Namespace) -> int:
+    from helm_mgmt.charts import application_charts, sync_dependencies
+    from helm_mgmt.paths import DIST_DIR
+
+    helm = _helm(args)
+    sync_dependencies(helm)
+    DIST_DIR.mkdir(exist_ok=True)
+    for chart in application_charts():
+        print(helm.run(["package", str(chart.path), "--destination", str(DIST_DIR)]).stdout.strip())
+    return EXIT_OK
+
+
+def _spec(args: argparse.Namespace):
+    from helm_mgmt.release import ReleaseSpec
+
+    return ReleaseSpec(
+        release=args.release,
+        namespace=args.namespace,
+        env=args.env,
+        values_files=[Path(v) for v in args.values],
+        set_values=args.set,
+        timeout=args.timeout,
+    )
+
+
+def cmd_install(args: argparse.Namespace, upgrade: bool = False) -> int:
+    from helm_mgmt.release import install
+
+    print(install(_helm(args), _spec(args), upgrade=upgrade, wait=not args.no_wait))
+    return EXIT_OK
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from helm_mgmt.release import rollback
+
+    print(rollback(_helm(args), args.release, args.namespace, args.revision, args.timeout))
+    return EXIT_OK
+
+
+def cmd_uninstall(args: argparse.Namespace) -> int:
+    from helm_mgmt.release import uninstall
+
+    for line in uninstall(_helm(args), args.release, args.namespace, args.delete_pvcs):
+        print(line)
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from helm_mgmt.output import emit, table
+    from helm_mgmt.release import status
+
+    st = status(_helm(args), args.release, args.namespace)
+    rows = [[p["name"], p["phase"], "yes" if p["ready"] else "no", str(p["restarts"])] for p in st["pods"]]
+    human = f"{st['release']} in {st['namespace']}: revision {st['revision']}, {st['status']}\n"
+    emit(st, args.output, human + table(rows, ["pod", "phase", "ready", "restarts"]))
+    return EXIT_OK if st["status"] == "deployed" and all(p["ready"] for p in st["pods"]) else EXIT_FAILED
+
+
+def _release_args(p: argparse.ArgumentParser, values: bool = True) -> None:
+    p.add_argument("--release", "-r", default="clipper", help="release name (default: clipper)")
+    p.add_argument("--namespace", "-n", default="clipper", help="namespace (default: clipper)")
+    p.add_argument("--timeout", default="10m", help="how long to wait for readiness (default: 10m)")
+    if values:
+        p.add_argument(
+            "--env", choices=["production", "staging", "local"], help="use examples/values-<env>.yaml"
+        )
+        p.add_argument("--values", "-f", action="append", default=[], help="extra values file (repeatable)")
+        p.add_argument("--set", action="append", default=[], help="extra --set value (repeatable)")
+
+
+class _CommonSubparsers:
+    """Adds the shared --helm/--output options to every sub-command, so they go after it."""
+
+    def __init__(self, sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+        self.sub = sub
+        self.common = common
+
+    def add_parser(self, name: str, **kwargs) -> argparse.ArgumentParser:
+        return self.sub.add_parser(name, parents=[self.common], **kwargs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="helm-mgmt", description="Build, check and deploy the Clipper charts."
+    )
+    parser.add_argument("--version", action="version", version=f"helm-mgmt {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--helm",
+        choices=sorted(HELM_RELEASES),
+        default=DEFAULT_HELM,
+        help=f"Helm release to use (default {DEFAULT_HELM})",
+    )
+    common.add_argument("--output", "-o", choices=["human", "json"], default="human", help="output format")
+    sub = _CommonSubparsers(parser.add_subparsers(dest="command", required=True), common)
+
+    p = sub.add_parser("check", help="list prerequisites with versions, and what the cluster offers")
+    p.add_argument("--install", action="store_true", help="build the pinned tools that are missing first")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("lint", help="helm lint --strict every chart with default/staging/production values")
+    p.add_argument("charts", nargs="*", help="only these charts")
+    p.add_argument("--helm-only", action="store_true", help="only the Helm release given by --helm")
+    p.set_defaults(func=cmd_lint)
+
+    p = sub.add_parser("test", help="run the test suite (offline by default)")
+    p.add_argument("--all", action="store_true", help="also the real-server and cluster tests")
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed to pytest")
+    p.set_defaults(func=cmd_test)
+
+    p = sub.add_parser("template", help="render a chart after validating its values")
+    p.add_argument("chart", nargs="?", default="clipper")
+    _release_args(p)
+    p.set_defaults(func=cmd_template)
+
+    p = sub.add_parser("deps", help="rebuild the committed file:// dependency archives (leaf first)")
+    p.add_argument(
+        "--check", action="store_true", help="only report archives that no longer match their source"
+    )
+    p.set_defaults(func=cmd_deps)
+
+    p = sub.add_parser("docs", help="regenerate chart READMEs from the values comments (helm-docs)")
+    p.set_defaults(func=cmd_docs)
+
+    p = sub.add_parser("package", help="package every chart into dist/ (dependencies first)")
+    p.set_defaults(func=cmd_package)
+
+    for name, upgrade in (("install", False), ("upgrade", True)):
+        p = sub.add_parser(
+            name, help=f"{name} the umbrella chart (values checked before the cluster is touched)"
+        )
+        _release_args(p)
+        p.add_argument(
+            "--no-wait", action="store_true", help="do not wait for readiness (and no rollback on failure)"
+        )
+        p.set_defaults(func=lambda a, u=upgrade: cmd_install(a, upgrade=u))
+
+    p = sub.add_parser("rollback", help="roll the release back (to the previous revision by default)")
+    _release_args(p, values=False)
+    p.add_argument("revision", nargs="?", type=int)
+    p.set_defaults(func=cmd_rollback)
+
+    p = sub.add_parser("uninstall", help="remove the release (PVCs are kept unless --delete-pvcs)")
+    _release_args(p, values=False)
+    p.add_argument(
+        "--delete-pvcs", action="store_true", help="also delete the release's PersistentVolumeClaims"
+    )
+    p.set_defaults(func=cmd_uninstall)
+
+    p = sub.add_parser("status", help="release revision and state, pod readiness")
+    _release_args(p, values=False)
+    p.set_defaults(func=cmd_status)
+
+    _add_local_commands(sub)
+    return parser
+
+
+def _add_local_commands(sub: _CommonSubparsers) -> None:
+    try:
+        from helm_mgmt.localcluster.cli import add_cluster_parser
+    except ImportError:
+        return
+    add_cluster_parser(sub)
+    from helm_mgmt.stack import add_stack_parsers
+
+    add_stack_parsers(sub)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from helm_mgmt.helm import HelmError
+    from helm_mgmt.release import PreflightError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (PreflightError, HelmError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
