@@ -1,0 +1,113 @@
+"""`helm-mgmt up` / `down`: the whole Clipper stack on the local cluster, for a newcomer's first
+command. Cluster up if needed, images built and imported, the umbrella installed with the local
+values into a namespace that enforces Pod Security `restricted`, then a wait with progress until
+every pod is Ready through its real probes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from helm_mgmt.helm import Helm
+from helm_mgmt.output import progress
+from helm_mgmt.release import ReleaseSpec, install
+
+NAMESPACE = "clipper"
+RELEASE = "clipper"
+PSS_LABELS = {
+    "pod-security.kubernetes.io/enforce": "restricted",
+    "pod-security.kubernetes.io/warn": "restricted",
+}
+
+
+def prepare_cluster() -> str:
+    """Cluster up, images imported; returns the kubeconfig path (also exported to KUBECONFIG)."""
+    from helm_mgmt.localcluster import cluster, containerd, images
+
+    kubeconfig = str(cluster.ensure_up())
+    os.environ["KUBECONFIG"] = kubeconfig
+    started = time.monotonic()
+    progress("building images (cached after the first run)")
+    images.build_all()
+    progress("importing images into containerd", started)
+    images.import_all("ctr", str(containerd.socket_path()))
+    return kubeconfig
+
+
+def restricted_namespace(name: str) -> None:
+    from helm_mgmt.kube import kubectl
+
+    if kubectl(["get", "namespace", name], check=False).returncode != 0:
+        kubectl(["create", "namespace", name])
+    kubectl(["label", "namespace", name, "--overwrite", *[f"{k}={v}" for k, v in PSS_LABELS.items()]])
+
+
+def wait_all_ready(namespace: str, release: str, timeout: float = 900) -> None:
+    """Poll pod readiness, printing what is still pending, until every pod is Ready."""
+    from helm_mgmt.kube import kubectl_json
+
+    started = time.monotonic()
+    while True:
+        pods = kubectl_json(["get", "pods", "-n", namespace, "-l", f"app.kubernetes.io/instance={release}"])["items"]
+        pending = []
+        for pod in pods:
+            if pod["status"].get("phase") == "Succeeded":
+                continue
+            ready = any(
+                c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", [])
+            )
+            if not ready:
+                pending.append(pod["metadata"]["name"])
+        if pods and not pending:
+            progress(f"all {len(pods)} pods Ready", started)
+            return
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"pods not Ready after {timeout:.0f}s: {', '.join(pending)}")
+        progress(f"waiting for {len(pending) or 'the'} pod(s) to be Ready: {', '.join(pending)[:150]}", started)
+        time.sleep(10)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    kubeconfig = prepare_cluster()
+    restricted_namespace(args.namespace)
+    helm = Helm(args.helm)
+    spec = ReleaseSpec(release=args.release, namespace=args.namespace, env="local", timeout="15m")
+    already = helm.run(["status", spec.release, "-n", spec.namespace], check=False).returncode == 0
+    progress(f"{'upgrading' if already else 'installing'} {spec.release} into namespace {spec.namespace}", started)
+    install(helm, spec, upgrade=already, wait=False)
+    wait_all_ready(spec.namespace, spec.release)
+    progress("the Clipper stack is up", started)
+    print(
+        f"""
+export KUBECONFIG={kubeconfig}
+kubectl get pods -n {spec.namespace}
+kubectl port-forward -n {spec.namespace} svc/{spec.release}-frontend 8080:80   # then open http://127.0.0.1:8080/
+kubectl port-forward -n {spec.namespace} svc/{spec.release}-backend 8081:8080  # API: http://127.0.0.1:8081/health/ready
+helm test {spec.release} -n {spec.namespace}
+./helm/helm-mgmt.sh down   # stop the cluster and remove everything it created
+"""
+    )
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from helm_mgmt.localcluster import teardown
+
+    leftovers = teardown.down()
+    for line in leftovers:
+        print(f"could not remove: {line}", file=sys.stderr)
+    return 1 if leftovers else 0
+
+
+def add_stack_parsers(sub) -> None:
+    p = sub.add_parser("up", help="local cluster + images + the whole stack, waiting until everything is Ready")
+    p.add_argument("--release", "-r", default=RELEASE)
+    p.add_argument("--namespace", "-n", default=NAMESPACE)
+    p.set_defaults(func=cmd_up)
+    p = sub.add_parser("down", help="stop the local cluster and remove what it created")
+    p.set_defaults(func=cmd_down)
+
+
