@@ -1,0 +1,231 @@
+"""The charts on the real local cluster: server-side dry-run of every chart and value set, the
+umbrella installed into a namespace that enforces Pod Security `restricted`, every pod Ready
+through its real probes, `helm test`, the readiness contract with Redis gone, the wiring of
+the backend to PostgreSQL and Redis, and a clean uninstall."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from helm_mgmt.charts import application_charts
+from helm_mgmt.helm import Helm, parse_manifests
+from helm_mgmt.stack import prepare_cluster, restricted_namespace, wait_all_ready
+
+NAMESPACE = "clipper-e2e"
+RELEASE = "clipper"
+LOCAL_VALUES = Path(__file__).resolve().parents[2] / "helm" / "charts" / "clipper" / "examples" / "values-local.yaml"
+# Kinds served by operators that the local cluster does not run (External Secrets, Gateway API).
+OPERATOR_KINDS = {"ExternalSecret", "SecretStore", "ClusterSecretStore", "HTTPRoute"}
+
+
+@pytest.fixture(scope="module")
+def helm(cluster: Path) -> Helm:
+    os.environ["KUBECONFIG"] = str(cluster)
+    return Helm("helm4")
+
+
+DRY_RUN_CASES = [
+    pytest.param(chart, env, values, id=f"{chart.name}-{env}")
+    for chart in application_charts()
+    for env, values in chart.example_values().items()
+]
+
+
+@pytest.mark.parametrize(("chart", "env", "values"), DRY_RUN_CASES)
+def test_server_side_dry_run(chart, env, values, helm, kubectl):
+    """The API server itself validates every object (strict field validation, admission)."""
+    ns = f"dry-{chart.name}-{env}"[:63]
+    if kubectl("get", "namespace", ns, check=False).returncode != 0:
+        kubectl("create", "namespace", ns)
+    text = helm.template(chart.path, [values] if values else [], namespace=ns)
+    docs = [d for d in parse_manifests(text) if d["kind"] not in OPERATOR_KINDS]
+    manifest = "\n---\n".join(json.dumps(d) for d in docs)
+    result = kubectl("apply", "--dry-run=server", "--validate=strict", "-n", ns, "-f", "-", stdin=manifest, check=False)
+    assert result.returncode == 0, result.stderr
+    applied = [line for line in result.stdout.splitlines() if "(server dry run)" in line]
+    assert len(applied) == len(docs), result.stdout
+
+
+@pytest.fixture(scope="module")
+def stack(cluster: Path, helm: Helm, kubectl) -> Iterator[str]:
+    """The umbrella with the local values, installed into a restricted namespace."""
+    prepare_cluster()
+    restricted_namespace(NAMESPACE)
+    helm.run(
+        ["upgrade", "--install", RELEASE, str(LOCAL_VALUES.parents[1]), "-n", NAMESPACE, "-f", str(LOCAL_VALUES)],
+        timeout=600,
+    )
+    wait_all_ready(NAMESPACE, RELEASE, timeout=900)
+    yield NAMESPACE
+
+
+def _pods(kubectl, selector: str) -> list[dict]:
+    out = kubectl("get", "pods", "-n", NAMESPACE, "-l", selector, "-o", "json").stdout
+    return json.loads(out)["items"]
+
+
+def test_namespace_enforces_restricted(stack, kubectl):
+    labels = json.loads(kubectl("get", "namespace", stack, "-o", "json").stdout)["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_every_pod_admitted_and_ready(stack, kubectl):
+    pods = _pods(kubectl, f"app.kubernetes.io/instance={RELEASE}")
+    names = {p["metadata"]["labels"].get("app.kubernetes.io/name") for p in pods}
+    assert {"backend", "frontend", "postgres", "redis"} <= names
+    for pod in pods:
+        if pod["status"]["phase"] == "Succeeded":
+            continue
+        ready = {c["type"]: c["status"] for c in pod["status"]["conditions"]}["Ready"]
+        assert ready == "True", f"{pod['metadata']['name']} not Ready"
+    # Admission really ran: a privileged pod is refused in the same namespace.
+    privileged = json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "privileged-probe"},
+            "spec": {"containers": [{"name": "c", "image": "x", "securityContext": {"privileged": True}}]},
+        }
+    )
+    refused = kubectl("apply", "--dry-run=server", "-n", stack, "-f", "-", stdin=privileged, check=False)
+    assert refused.returncode != 0 and "violates PodSecurity" in refused.stderr
+
+
+def test_helm_test_passes(stack, helm):
+    proc = helm.run(["test", RELEASE, "-n", stack, "--timeout", "5m"], check=False, timeout=400)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Succeeded" in proc.stdout
+
+
+@contextmanager
+def port_forward(kubectl_binary: str, kubeconfig: Path, target: str, port: int) -> Iterator[str]:
+    proc = subprocess.Popen(
+        [kubectl_binary, "port-forward", "-n", NAMESPACE, target, f":{port}", "--address", "127.0.0.1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"127\.0\.0\.1:(\d+)", line)
+        assert match, f"port-forward said: {line} {proc.stderr.read() if proc.poll() is not None else ''}"
+        yield f"http://127.0.0.1:{match.group(1)}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _http(url: str, data: bytes | None = None) -> tuple[int, dict]:
+    req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+
+
+@pytest.fixture(scope="module")
+def backend_url(stack, cluster) -> Iterator[str]:
+    from helm_mgmt.kube import kubectl_binary
+
+    with port_forward(kubectl_binary(), cluster, f"svc/{RELEASE}-backend", 8080) as url:
+        yield url
+
+
+def test_backend_uses_the_wired_services_and_credentials(backend_url, kubectl):
+    status, who = _http(f"{backend_url}/double/whoami")
+    assert status == 200
+    services = {
+        s["metadata"]["name"]
+        for s in json.loads(kubectl("get", "services", "-n", NAMESPACE, "-o", "json").stdout)["items"]
+    }
+    assert who["db_host"] == f"{RELEASE}-postgres" and who["db_host"] in services
+    assert who["redis_host"] == f"{RELEASE}-redis" and who["redis_host"] in services
+    marker = f"row-{time.time_ns()}"
+    status, row = _http(f"{backend_url}/double/rows", json.dumps({"value": marker}).encode())
+    assert status == 201
+    status, rows = _http(f"{backend_url}/double/rows")
+    assert marker in [r["value"] for r in rows]
+    status, _ = _http(f"{backend_url}/double/keys/{marker}", marker.encode())
+    assert status == 201
+    status, got = _http(f"{backend_url}/double/keys/{marker}")
+    assert (status, got["value"]) == (200, marker)
+
+
+def test_postgres_accepts_the_secret_password_and_has_extensions(stack, kubectl):
+    """psql over TCP (not the local socket) with the password from the Secret the chart wired."""
+    query = "SELECT string_agg(extname, ',' ORDER BY extname) FROM pg_extension"
+    cmd = f'PGPASSWORD="$POSTGRES_PASSWORD" psql -h 127.0.0.1 -U "$POSTGRES_USER" -d "$POSTGRES_DB" -tAc "{query}"'
+    out = kubectl("exec", "-n", stack, f"{RELEASE}-postgres-0", "--", "sh", "-c", cmd).stdout
+    assert {"vector", "pgcrypto", "pg_trgm", "ltree"} <= set(out.strip().split(","))
+
+
+def _backend_ready_endpoints(kubectl) -> int:
+    out = kubectl(
+        "get", "endpointslices", "-n", NAMESPACE, "-l", f"kubernetes.io/service-name={RELEASE}-backend", "-o", "json"
+    ).stdout
+    return sum(
+        1 for s in json.loads(out)["items"] for e in s.get("endpoints") or [] if e.get("conditions", {}).get("ready")
+    )
+
+
+def _wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(3)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def test_readiness_follows_redis_and_liveness_holds(stack, kubectl):
+    selector = f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/name=backend"
+    restarts_before = {
+        p["metadata"]["name"]: sum(c["restartCount"] for c in p["status"]["containerStatuses"])
+        for p in _pods(kubectl, selector)
+    }
+    assert _backend_ready_endpoints(kubectl) >= 1
+    kubectl("scale", "statefulset", f"{RELEASE}-redis", "-n", stack, "--replicas=0")
+    try:
+        _wait_for(lambda: _backend_ready_endpoints(kubectl) == 0, 120, "backend to leave the endpoints")
+    finally:
+        kubectl("scale", "statefulset", f"{RELEASE}-redis", "-n", stack, "--replicas=1")
+    _wait_for(lambda: _backend_ready_endpoints(kubectl) >= 1, 240, "backend to return to the endpoints")
+    restarts_after = {
+        p["metadata"]["name"]: sum(c["restartCount"] for c in p["status"]["containerStatuses"])
+        for p in _pods(kubectl, selector)
+    }
+    assert restarts_after == restarts_before, "liveness restarted a backend while only Redis was down"
+
+
+def test_uninstall_removes_every_object(stack, helm, kubectl):
+    """Runs last in this module: everything labelled with the release goes, except what the charts
+    document as kept (PVCs of the StatefulSets, and the database password Secret with keep policy)."""
+    helm.run(["uninstall", RELEASE, "-n", stack, "--wait", "--timeout", "5m"], timeout=400)
+    kinds = ",".join(
+        ["deployments", "statefulsets", "services", "configmaps", "secrets", "serviceaccounts"]
+        + ["networkpolicies", "pdb", "hpa", "jobs", "cronjobs", "pods"]
+    )
+    out = kubectl("get", kinds, "-n", stack, "-l", f"app.kubernetes.io/instance={RELEASE}", "-o", "json").stdout
+    left = [
+        f"{o['kind']}/{o['metadata']['name']}"
+        for o in json.loads(out)["items"]
+        if o["metadata"].get("annotations", {}).get("helm.sh/resource-policy") != "keep"
+        and not (o["kind"] == "Pod" and o["metadata"].get("deletionTimestamp"))
+    ]
+    assert not left, f"objects left after uninstall: {left}"
+    pvcs = json.loads(kubectl("get", "pvc", "-n", stack, "-o", "json").stdout)["items"]
+    assert any(p["metadata"]["name"].endswith(f"{RELEASE}-postgres-0") for p in pvcs), "the database PVC was not kept"
+    kubectl("delete", "namespace", stack, "--wait=false")
