@@ -35,7 +35,9 @@ def _module_file(module: str, version: str, log: Path) -> str:
     wrappers.mkdir(parents=True, exist_ok=True)
     _go(["mod", "download", f"{module}@{version}"], wrappers, log)
     escaped = re.sub(r"[A-Z]", lambda m: "!" + m.group(0).lower(), module)
-    return (cache_root() / "go" / "mod" / "cache" / "download" / escaped / "@v" / f"{version}.mod").read_text()
+    return (
+        cache_root() / "go" / "mod" / "cache" / "download" / escaped / "@v" / f"{version}.mod"
+    ).read_text()
 
 
 def build_wrapped(
@@ -69,7 +71,7 @@ def build_wrapped(
     staging.mkdir(exist_ok=True)
     flags = ["-trimpath", "-ldflags", f"-s -w {ldflags}".strip()]
     if len(packages) == 1:
-        (binary, package), = packages.items()
+        ((binary, package),) = packages.items()
         _go(["build", *flags, "-o", str(staging / binary), package], wrapper, log)
     else:
         _go(["build", *flags, "-o", str(staging) + "/", *packages.values()], wrapper, log)
@@ -131,11 +133,16 @@ def etcd() -> Path:
     )["etcd"]
 
 
+def _shared_client_libraries() -> dict[str, str]:
+    """Client libraries at the cluster's own version, so their compiled packages are shared."""
+    return {mod: c.STAGING_VERSION for mod in ("k8s.io/api", "k8s.io/apimachinery", "k8s.io/client-go")}
+
+
 def coredns() -> Path:
     return build_wrapped(
         "coredns",
         c.COREDNS_VERSION,
-        requires={"github.com/coredns/coredns": c.COREDNS_VERSION},
+        requires={"github.com/coredns/coredns": c.COREDNS_VERSION, **_shared_client_libraries()},
         packages={"coredns": "github.com/coredns/coredns"},
     )["coredns"]
 

@@ -20,6 +20,18 @@ KUBE_COMMANDS = (
     "kubectl",
 )
 
+# Stopped in reverse: node agents before the control plane, containerd last.
+COMPONENTS = (
+    "containerd",
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubelet",
+    "kube-proxy",
+    "coredns",
+    "provisioner",
+)
 BRIDGE = "clipper0"
 BRIDGE_CIDR = "10.244.0.1/24"
 NODE_IP = "10.244.0.1"
