@@ -45,6 +45,9 @@ def main() -> int:
     parser.add_argument("--cold", action="store_true", help="start from an empty build cache")
     parser.add_argument("--out", default=str(REPO / "dist" / "benchmark.json"))
     args = parser.parse_args()
+    unknown = [p for p in args.phases if p not in PHASES]
+    if unknown:
+        parser.error(f"unknown phase(s) {unknown}: choose from {', '.join(PHASES)}")
     env = dict(os.environ)
     if args.cold:
         env["CLIPPER_KIT_CACHE"] = tempfile.mkdtemp(prefix="clipper-kit-cold-")
