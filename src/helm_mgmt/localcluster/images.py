@@ -1,0 +1,483 @@
+"""Container images for the local cluster, built from Debian packages without Docker or a registry.
+
+Each image is one layer made from its own ``debootstrap --variant=minbase`` root filesystem plus a
+few files of ours (entrypoints, nginx.conf, the backend double's source), packed with ``umoci`` and
+turned into a docker-archive by ``skopeo``, which ``ctr -n k8s.io images import`` loads.
+
+Two cache levels, both keyed by the content of their inputs:
+
+- ``<cache>/rootfs/<name>-<suite>-<key>/``: the debootstrap result (suite, packages, mirror);
+- ``<cache>/images/<name>-<tag>-<key>/<name>.tar``: the archive (rootfs key, support files, setup
+  script, image config).
+
+So a warm run only hashes a few small files, and changing an entrypoint script repacks that one
+image without bootstrapping Debian again. Building needs root (debootstrap, chroot, chown).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from helm_mgmt.paths import REPO_ROOT, cache_root, logs_dir
+
+SUPPORT_DIR = Path(__file__).with_name("images")
+BACKEND_DOUBLE_SRC = REPO_ROOT / "tests" / "fixtures" / "backend_double"
+MIRROR = "http://deb.debian.org/debian"
+# Bump when the generic build steps below change in a way that changes the produced images.
+FORMAT_VERSION = "1"
+HEARTBEAT_S = 15.0
+TOOLS = ("debootstrap", "umoci", "skopeo")  # also the Debian package names
+
+Progress = Callable[[str], None]
+
+
+class ImageBuildError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    user: str
+    entrypoint: tuple[str, ...]
+    cmd: tuple[str, ...]
+    env: tuple[str, ...]
+    workdir: str
+    ports: tuple[str, ...]
+    stop_signal: str = "SIGTERM"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    reference: str
+    suite: str
+    packages: tuple[str, ...]
+    # (source file, absolute destination in the image, mode)
+    files: tuple[tuple[Path, str, int], ...]
+    # POSIX shell run inside the image's root filesystem (chroot) after the files are copied in.
+    setup: str
+    config: ImageConfig
+    # Glob patterns (relative to the root filesystem) of paths removed to keep the image small.
+    prune: tuple[str, ...] = field(default=())
+
+
+BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+COMMON_PRUNE = (
+    "usr/share/doc",
+    "usr/share/man",
+    "usr/share/info",
+    "usr/share/locale",
+    "usr/share/lintian",
+    "usr/share/bug",
+    "var/lib/apt/lists",
+    "var/cache/apt",
+    "var/cache/debconf/templates.dat-old",
+    "var/cache/debconf/config.dat-old",
+    "var/log",
+    "etc/hostname",
+    "etc/resolv.conf",
+)
+
+# Give a Debian system user the fixed uid/gid the upstream image uses, and re-own its files.
+RENUMBER_USER = """
+renumber() {
+    user=$1 id=$2
+    old_uid=$(id -u "$user") old_gid=$(id -g "$user")
+    if getent passwd "$id" >/dev/null && [ "$old_uid" != "$id" ]; then
+        echo "uid $id is already taken: $(getent passwd "$id")" >&2; exit 1
+    fi
+    if getent group "$id" >/dev/null && [ "$old_gid" != "$id" ]; then
+        echo "gid $id is already taken: $(getent group "$id")" >&2; exit 1
+    fi
+    groupmod -g "$id" "$user"
+    usermod -u "$id" -g "$id" "$user"
+    find / -xdev -uid "$old_uid" -exec chown -h "$id" {} +
+    find / -xdev -gid "$old_gid" -exec chgrp -h "$id" {} +
+}
+"""
+
+RECIPES: tuple[Recipe, ...] = (
+    Recipe(
+        name="postgres",
+        reference="clipper.local/postgres:17-pgvector",
+        suite="trixie",
+        packages=("postgresql-17", "postgresql-17-pgvector"),
+        files=((SUPPORT_DIR / "postgres-entrypoint.sh", "/usr/local/bin/docker-entrypoint.sh", 0o755),),
+        setup=RENUMBER_USER
+        + """
+renumber postgres 999
+rm -rf /var/lib/postgresql/17 /etc/postgresql/17
+mkdir -p /var/lib/postgresql/data /run/postgresql /docker-entrypoint-initdb.d
+chown 999:999 /var/lib/postgresql /var/lib/postgresql/data /run/postgresql
+chmod 0700 /var/lib/postgresql/data
+chmod 3777 /run/postgresql
+""",
+        config=ImageConfig(
+            user="999:999",
+            entrypoint=("docker-entrypoint.sh",),
+            cmd=("postgres",),
+            env=(
+                f"PATH=/usr/lib/postgresql/17/bin:{BASE_PATH}",
+                "PG_MAJOR=17",
+                "PGDATA=/var/lib/postgresql/data",
+                "LANG=C.UTF-8",
+            ),
+            workdir="/",
+            ports=("5432/tcp",),
+            stop_signal="SIGINT",
+        ),
+        # LLVM is only there for JIT compilation, which PostgreSQL skips when llvmjit.so is absent.
+        prune=(
+            "usr/share/postgresql/17/man",
+            "usr/lib/postgresql/17/lib/bitcode",
+            "usr/lib/postgresql/17/lib/llvmjit*",
+            "usr/lib/x86_64-linux-gnu/libLLVM*",
+            "usr/lib/x86_64-linux-gnu/libz3.so*",
+        ),
+    ),
+    Recipe(
+        name="redis",
+        reference="clipper.local/redis:7",
+        suite="bookworm",
+        packages=("redis-server",),
+        files=((SUPPORT_DIR / "redis-entrypoint.sh", "/usr/local/bin/docker-entrypoint.sh", 0o755),),
+        setup=RENUMBER_USER
+        + """
+renumber redis 999
+mkdir -p /data
+chown 999:999 /data
+""",
+        config=ImageConfig(
+            user="999:999",
+            entrypoint=("docker-entrypoint.sh",),
+            cmd=("redis-server",),
+            env=(f"PATH={BASE_PATH}", "LANG=C.UTF-8"),
+            workdir="/data",
+            ports=("6379/tcp",),
+        ),
+    ),
+    Recipe(
+        name="frontend",
+        reference="clipper.local/frontend:local",
+        suite="trixie",
+        packages=("nginx-light",),
+        files=(
+            (SUPPORT_DIR / "frontend-entrypoint.sh", "/docker-entrypoint.sh", 0o755),
+            (SUPPORT_DIR / "nginx.conf", "/etc/nginx/nginx.conf", 0o644),
+            (SUPPORT_DIR / "index.html", "/usr/share/nginx/html/index.html", 0o644),
+        ),
+        setup="""
+groupadd --system --gid 101 nginx
+useradd --system --uid 101 --gid 101 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin nginx
+rm -rf /etc/nginx/sites-enabled /etc/nginx/sites-available /etc/nginx/conf.d /var/www
+""",
+        config=ImageConfig(
+            user="101:101",
+            entrypoint=("/docker-entrypoint.sh",),
+            cmd=("nginx", "-g", "daemon off;"),
+            env=(f"PATH={BASE_PATH}", "NGINX_PORT=8080"),
+            workdir="/",
+            ports=("8080/tcp",),
+            stop_signal="SIGQUIT",
+        ),
+    ),
+    Recipe(
+        name="backend-double",
+        reference="clipper.local/backend-double:local",
+        suite="trixie",
+        packages=("python3", "python3-psycopg2", "python3-redis"),
+        files=((BACKEND_DOUBLE_SRC / "server.py", "/opt/backend-double/server.py", 0o644),),
+        setup="""
+groupadd --gid 10001 backend-double
+useradd --uid 10001 --gid 10001 --no-create-home --home-dir /app --shell /usr/sbin/nologin backend-double
+mkdir -p /app
+python3 -m py_compile /opt/backend-double/server.py
+""",
+        config=ImageConfig(
+            user="10001:10001",
+            entrypoint=("python3", "/opt/backend-double/server.py"),
+            cmd=(),
+            env=(
+                f"PATH={BASE_PATH}",
+                "LANG=C.UTF-8",
+                "PORT=8080",
+                "PYTHONDONTWRITEBYTECODE=1",
+                "PYTHONUNBUFFERED=1",
+            ),
+            workdir="/app",
+            ports=("8080/tcp",),
+        ),
+    ),
+)
+
+IMAGES: dict[str, str] = {recipe.name: recipe.reference for recipe in RECIPES}
+
+
+def stderr_progress(message: str) -> None:
+    print(f"[images] {message}", file=sys.stderr, flush=True)
+
+
+def _digest(*parts: object) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else json.dumps(part, sort_keys=True, default=str).encode())
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def rootfs_key(recipe: Recipe) -> str:
+    return _digest(FORMAT_VERSION, recipe.suite, sorted(recipe.packages), MIRROR, "minbase")
+
+
+def image_key(recipe: Recipe) -> str:
+    contents = [path.read_bytes() for path, _dest, _mode in recipe.files]
+    files = [(dest, mode) for _path, dest, mode in recipe.files]
+    return _digest(
+        FORMAT_VERSION, rootfs_key(recipe), recipe.reference, files, *contents,
+        recipe.setup, asdict(recipe.config), COMMON_PRUNE, recipe.prune,
+    )
+
+
+def archive_path(recipe: Recipe) -> Path:
+    tag = recipe.reference.rsplit(":", 1)[1]
+    return cache_root() / "images" / f"{recipe.name}-{tag}-{image_key(recipe)}" / f"{recipe.name}.tar"
+
+
+class _Step:
+    """Runs the commands of one build, logging them and reporting progress with elapsed seconds."""
+
+    def __init__(self, recipe: Recipe, log: Path, progress: Progress) -> None:
+        self.recipe = recipe
+        self.log = log
+        self.progress = progress
+        self.started = time.monotonic()
+
+    def elapsed(self) -> str:
+        return f"{time.monotonic() - self.started:.0f} s"
+
+    def run(self, step: str, cmd: list[str]) -> None:
+        self.progress(f"{self.recipe.name}: {step} ({self.elapsed()} elapsed)")
+        with self.log.open("a") as out:
+            out.write(f"\n### {step}\n$ {' '.join(cmd)}\n")
+            out.flush()
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            while True:
+                try:
+                    code = proc.wait(timeout=HEARTBEAT_S)
+                    break
+                except subprocess.TimeoutExpired:
+                    self.progress(f"{self.recipe.name}: still at {step} ({self.elapsed()} elapsed)")
+        if code != 0:
+            tail = "".join(self.log.read_text(errors="replace").splitlines(keepends=True)[-15:])
+            raise ImageBuildError(
+                f"image {self.recipe.name}: step '{step}' failed (exit {code}); log: {self.log}\n{tail}"
+            )
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _require_tools(progress: Progress) -> None:
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if not missing:
+        return
+    progress(f"installing {' '.join(missing)} with apt-get")
+    log = logs_dir() / "images-apt.log"
+    with log.open("w") as out:
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", *missing]):
+            if subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env).returncode != 0:
+                raise ImageBuildError(f"installing tools failed at {' '.join(cmd)!r}; log: {log}")
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
+
+
+def _drop_stale(current: Path) -> None:
+    """Remove cache entries of the same name built from older inputs (the key is the last part)."""
+    prefix = current.name.rsplit("-", 1)[0] + "-"
+    for other in current.parent.glob(prefix + "*"):
+        key = other.name.removeprefix(prefix)
+        if other != current and "-" not in key:
+            _remove(other)
+
+
+def _rootfs(recipe: Recipe, step: _Step) -> Path:
+    """The cached debootstrap result for this recipe, bootstrapping it if absent."""
+    target = cache_root() / "rootfs" / f"{recipe.name}-{recipe.suite}-{rootfs_key(recipe)}"
+    if target.is_dir():
+        return target
+    partial = target.with_name(target.name + ".partial")
+    _remove(partial)
+    debs = cache_root() / "debootstrap-debs" / recipe.suite
+    debs.mkdir(parents=True, exist_ok=True)
+    step.run(
+        f"debootstrap {recipe.suite} with {','.join(recipe.packages)}",
+        [
+            "debootstrap", "--variant=minbase", f"--cache-dir={debs}",
+            f"--include={','.join(recipe.packages)}", recipe.suite, str(partial), MIRROR,
+        ],
+    )
+    partial.rename(target)
+    return target
+
+
+def _write_image(recipe: Recipe, rootfs: Path, out_dir: Path, step: _Step) -> Path:
+    staging = out_dir / "rootfs"
+    step.run("copy root filesystem", ["cp", "-a", "--reflink=auto", str(rootfs), str(staging)])
+    for source, dest, mode in recipe.files:
+        target = staging / dest.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        target.chmod(mode)
+    step.run("set up users and directories", ["chroot", str(staging), "/bin/sh", "-ec", recipe.setup])
+    for pattern in (*COMMON_PRUNE, *recipe.prune):
+        for path in staging.glob(pattern):
+            _remove(path)
+    for directory in ("dev", "tmp", "var/log", "var/cache/apt"):
+        _remove(staging / directory)
+        (staging / directory).mkdir(parents=True)
+    (staging / "tmp").chmod(0o1777)
+
+    tag = recipe.reference.rsplit(":", 1)[1]
+    layout = out_dir / "oci"
+    image = f"{layout}:{tag}"
+    cfg = recipe.config
+    step.run("umoci init", ["umoci", "init", "--layout", str(layout)])
+    step.run("umoci new", ["umoci", "new", "--image", image])
+    step.run("umoci insert (pack the layer)", ["umoci", "insert", "--image", image, str(staging), "/"])
+    config_cmd = [
+        "umoci", "config", "--image", image,
+        "--author", "clipper-helm-kit",
+        f"--config.user={cfg.user}",
+        f"--config.workingdir={cfg.workdir}",
+        f"--config.stopsignal={cfg.stop_signal}",
+        "--history.created_by", f"helm-mgmt images: debootstrap {recipe.suite} {' '.join(recipe.packages)}",
+    ]
+    config_cmd += [f"--config.entrypoint={arg}" for arg in cfg.entrypoint]
+    config_cmd += [f"--config.cmd={arg}" for arg in cfg.cmd]
+    config_cmd += [f"--config.env={env}" for env in cfg.env]
+    config_cmd += [f"--config.exposedports={port}" for port in cfg.ports]
+    step.run("umoci config", config_cmd)
+    step.run("umoci gc", ["umoci", "gc", "--layout", str(layout)])
+    archive = out_dir / f"{recipe.name}.tar"
+    step.run(
+        "skopeo copy to docker-archive",
+        [
+            "skopeo", "--insecure-policy", "copy",
+            f"oci:{image}", f"docker-archive:{archive}:{recipe.reference}",
+        ],
+    )
+    shutil.rmtree(staging)
+    shutil.rmtree(layout)
+    return archive
+
+
+def build_image(recipe: Recipe, progress: Progress = stderr_progress) -> Path:
+    """The archive of one image, built unless an archive for the same inputs is already cached."""
+    archive = archive_path(recipe)
+    if archive.is_file():
+        progress(f"{recipe.name}: cached {archive}")
+        return archive
+    if os.geteuid() != 0:
+        raise ImageBuildError(f"image {recipe.name}: building needs root (debootstrap, chroot, chown)")
+    log = logs_dir() / f"images-{recipe.name}.log"
+    log.write_text(f"building {recipe.reference} into {archive}\n")
+    step = _Step(recipe, log, progress)
+    progress(f"{recipe.name}: building {recipe.reference} (log: {log})")
+    rootfs = _rootfs(recipe, step)
+    work = archive.parent.with_name(archive.parent.name + ".partial")
+    _remove(work)
+    work.mkdir(parents=True)
+    _write_image(recipe, rootfs, work, step)
+    _remove(archive.parent)
+    work.rename(archive.parent)
+    _drop_stale(archive.parent)
+    _drop_stale(rootfs)
+    size_mb = archive.stat().st_size / 1e6
+    progress(f"{recipe.name}: built {recipe.reference} ({size_mb:.0f} MB) in {step.elapsed()}")
+    return archive
+
+
+def build_all(progress: Progress = stderr_progress) -> dict[str, Path]:
+    """Build (or reuse) every image; returns image name -> docker-archive path."""
+    with _locked(cache_root() / "images" / ".lock"):
+        if any(not archive_path(recipe).is_file() for recipe in RECIPES):
+            _require_tools(progress)
+        return {recipe.name: build_image(recipe, progress) for recipe in RECIPES}
+
+
+def archive_config_digest(archive: Path) -> str:
+    """The digest of the image config inside a docker-archive (what containerd stores unchanged)."""
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile("manifest.json")
+        if member is None:
+            raise ImageBuildError(f"{archive} has no manifest.json")
+        manifest = json.load(member)
+    config_name = Path(manifest[0]["Config"]).name.removesuffix(".json")
+    return config_name if config_name.startswith("sha256:") else f"sha256:{config_name}"
+
+
+def _ctr(ctr_binary: str, address: str, *args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [ctr_binary, "-n", "k8s.io", "--address", address, *args]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ImageBuildError(f"'{' '.join(cmd)}' failed (exit {result.returncode}): {result.stderr.strip()}")
+    return result
+
+
+def imported_config_digest(ctr_binary: str, address: str, reference: str) -> str | None:
+    """The config digest of ``reference`` in containerd's k8s.io namespace, or None if absent."""
+    listing = _ctr(ctr_binary, address, "images", "ls", f"name=={reference}").stdout.splitlines()
+    for line in listing[1:]:
+        columns = line.split()
+        if len(columns) >= 3 and columns[0] == reference:
+            manifest = json.loads(_ctr(ctr_binary, address, "content", "get", columns[2]).stdout)
+            return manifest["config"]["digest"]
+    return None
+
+
+def import_all(ctr_binary: str, containerd_address: str, progress: Progress = stderr_progress) -> list[str]:
+    """Import every image into containerd (namespace k8s.io) unless the same image is already there.
+
+    Returns the references that were imported.
+    """
+    imported = []
+    for name, archive in build_all(progress).items():
+        reference = IMAGES[name]
+        wanted = archive_config_digest(archive)
+        if imported_config_digest(ctr_binary, containerd_address, reference) == wanted:
+            progress(f"{name}: {reference} already imported ({wanted[:19]})")
+            continue
+        started = time.monotonic()
+        progress(f"{name}: importing {reference} into containerd at {containerd_address}")
+        _ctr(ctr_binary, containerd_address, "images", "import", str(archive))
+        if imported_config_digest(ctr_binary, containerd_address, reference) != wanted:
+            raise ImageBuildError(f"{reference} was imported from {archive} but containerd does not list it")
+        progress(f"{name}: imported in {time.monotonic() - started:.0f} s")
+        imported.append(reference)
+    return imported
