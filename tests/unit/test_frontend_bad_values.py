@@ -1,0 +1,82 @@
+"""Values the frontend chart must refuse, each with a message naming the value (and, for the
+template checks, the fix). Run on the newest Helm and on the oldest supported one."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import render
+
+from helm_mgmt.helm import HelmError
+
+HELMS = ["helm4", "helm3-oldest"]
+
+
+def render_error(chart: str, values: dict, helm: str) -> str:
+    """Helm's error for `values`. Helm 3.12 defaults to Kubernetes 1.27, which the charts' kubeVersion
+    refuses, so every render names a supported version."""
+    try:
+        render(chart, values, helm=helm, kube_version="1.29.0")
+    except HelmError as err:
+        return err.stderr
+    pytest.fail(f"{chart} rendered although the values were invalid: {values}")
+
+
+# (id, values, fragments every message must contain)
+CASES = [
+    ("port-zero", {"containerPort": 0}, ["containerPort"]),
+    ("port-too-high", {"containerPort": 70000}, ["containerPort"]),
+    ("service-port-zero", {"service": {"port": 0}}, ["port"]),
+    ("unknown-key", {"replicas": 3}, ["replicas"]),
+    ("unknown-nested-key", {"autoscaling": {"maxReplica": 3}}, ["maxReplica"]),
+    ("replica-count-zero", {"replicaCount": 0}, ["replicaCount"]),
+    ("cpu-not-a-quantity", {"resources": {"requests": {"cpu": "lots"}}}, ["cpu"]),
+    ("memory-not-a-quantity", {"resources": {"limits": {"memory": "1 GB"}}}, ["memory"]),
+    (
+        "cpu-target-over-100",
+        {"autoscaling": {"targetCPUUtilizationPercentage": 150}},
+        ["targetCPUUtilizationPercentage"],
+    ),
+    ("port-as-string", {"containerPort": "eighty"}, ["containerPort"]),
+    ("tag-latest", {"image": {"tag": "latest"}}, ["tag"]),
+    ("digest-malformed", {"image": {"digest": "sha256:abc"}}, ["digest"]),
+    ("pull-policy-unknown", {"image": {"pullPolicy": "Sometimes"}}, ["pullPolicy"]),
+    ("root-user", {"securityContext": {"runAsNonRoot": False}}, ["runAsNonRoot"]),
+    (
+        "min-above-max",
+        {"autoscaling": {"minReplicas": 12, "maxReplicas": 10}},
+        ["autoscaling.minReplicas (12)", "autoscaling.maxReplicas (10)", "lower minReplicas or raise maxReplicas"],
+    ),
+    (
+        "prestop-longer-than-grace",
+        {"preStopSleepSeconds": 30, "terminationGracePeriodSeconds": 30},
+        ["preStopSleepSeconds (30)", "terminationGracePeriodSeconds (30)", "lower preStopSleepSeconds"],
+    ),
+    (
+        "pdb-blocks-drains",
+        {"autoscaling": {"enabled": False}, "replicaCount": 1},
+        ["podDisruptionBudget.minAvailable (1)", "raise the replicas or lower minAvailable"],
+    ),
+    (
+        "ingress-without-host",
+        {"ingress": {"enabled": True, "hosts": []}},
+        ["ingress.hosts is empty", "add a host"],
+    ),
+    (
+        "ingress-tls-without-secret",
+        {"ingress": {"enabled": True, "tls": [{"hosts": ["clpr.tv"]}]}},
+        ["ingress.tls entry has no secretName", "name the Secret"],
+    ),
+    (
+        "extra-volume-clash",
+        {"extraVolumes": [{"name": "tmp", "emptyDir": {}}]},
+        ['extraVolumes entry "tmp"', "rename it"],
+    ),
+]
+
+
+@pytest.mark.parametrize("helm", HELMS)
+@pytest.mark.parametrize(("values", "fragments"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_frontend_refuses_bad_values(values, fragments, helm):
+    message = render_error("frontend", values, helm=helm)
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in:\n{message}"
