@@ -1,0 +1,101 @@
+{{/*
+Checks the schema cannot express. Included once, from deployment.yaml. Each message names the
+value and says how to fix it.
+*/}}
+{{- define "backend.validate" -}}
+{{- $sources := list -}}
+{{- if .Values.secrets.existingSecret -}}{{- $sources = append $sources "secrets.existingSecret" -}}{{- end -}}
+{{- if .Values.externalSecret.enabled -}}{{- $sources = append $sources "externalSecret.enabled" -}}{{- end -}}
+{{- $given := list -}}
+{{- range $key, $value := .Values.secrets.values -}}{{- if $value -}}{{- $given = append $given (printf "secrets.values.%s" $key) -}}{{- end -}}{{- end -}}
+{{- range $key, $value := .Values.secrets.extraValues -}}{{- if $value -}}{{- $given = append $given (printf "secrets.extraValues.%s" $key) -}}{{- end -}}{{- end -}}
+{{- if $given -}}{{- $sources = append $sources (printf "secrets.values (%s)" (join ", " $given)) -}}{{- end -}}
+{{- if gt (len $sources) 1 -}}
+{{- fail (printf "more than one source of app secrets is selected: %s. Choose exactly one: secrets.existingSecret (a Secret you manage), externalSecret.enabled (External Secrets Operator) or secrets.values (a Secret made by the chart), and unset the others" (join " and " $sources)) -}}
+{{- end -}}
+
+{{- $mfa := toString .Values.secrets.values.MFA_ENCRYPTION_KEY -}}
+{{- if $mfa -}}
+{{- if not (or (eq (len $mfa) 32) (regexMatch "^[A-Za-z0-9+/]{43}=$" $mfa)) -}}
+{{- fail (printf "secrets.values.MFA_ENCRYPTION_KEY must be 32 bytes, raw or base64-encoded (44 characters), but it is %d characters long: generate one with `openssl rand -base64 32`" (len $mfa)) -}}
+{{- end -}}
+{{- end -}}
+{{- $jwt := toString .Values.secrets.values.JWT_PRIVATE_KEY -}}
+{{- if and $jwt (not (regexMatch "-----BEGIN (RSA )?PRIVATE KEY-----" $jwt)) -}}
+{{- fail "secrets.values.JWT_PRIVATE_KEY is not a PEM-encoded RSA private key: create one with `openssl genrsa 4096` and pass it with --set-file secrets.values.JWT_PRIVATE_KEY=key.pem" -}}
+{{- end -}}
+
+{{- $multi := include "backend.multiReplica" . -}}
+{{- $replicas := ternary (printf "autoscaling.maxReplicas=%v" .Values.autoscaling.maxReplicas) (printf "replicaCount=%v" .Values.replicaCount) .Values.autoscaling.enabled -}}
+{{- $source := include "backend.secretSource" . -}}
+{{- if eq $source "chart" -}}
+{{- $data := get (include "backend.chartSecretData" . | fromJson) "data" -}}
+{{- if not (hasKey $data "MFA_ENCRYPTION_KEY") -}}
+{{- fail "secrets.values.MFA_ENCRYPTION_KEY is empty and secrets.generate is false: the backend exits without it. Set secrets.values.MFA_ENCRYPTION_KEY (32 bytes raw or base64, e.g. `openssl rand -base64 32`), set secrets.generate=true, or use secrets.existingSecret / externalSecret" -}}
+{{- end -}}
+{{- if and $multi (not (hasKey $data "JWT_PRIVATE_KEY")) -}}
+{{- fail (printf "more than one backend replica (%s) but secrets.values.JWT_PRIVATE_KEY is empty and secrets.generate is false: every pod would sign logins with its own key and logins would break across replicas. Set secrets.values.JWT_PRIVATE_KEY (--set-file secrets.values.JWT_PRIVATE_KEY=key.pem), set secrets.generate=true, or run one replica" $replicas) -}}
+{{- end -}}
+{{- else if eq $source "external" -}}
+{{- if not .Values.externalSecret.secretStoreRef.name -}}
+{{- fail "externalSecret.enabled is true but externalSecret.secretStoreRef.name is empty: name the SecretStore or ClusterSecretStore to read from" -}}
+{{- end -}}
+{{- $keys := include "backend.externalSecretKeys" . | fromJsonArray -}}
+{{- if not (has "MFA_ENCRYPTION_KEY" $keys) -}}
+{{- fail "externalSecret.keys lacks MFA_ENCRYPTION_KEY: the backend exits without it. Add MFA_ENCRYPTION_KEY to externalSecret.keys (and to the store)" -}}
+{{- end -}}
+{{- if and $multi (not (has "JWT_PRIVATE_KEY" $keys)) -}}
+{{- fail (printf "more than one backend replica (%s) but externalSecret.keys lacks JWT_PRIVATE_KEY: every pod would sign logins with its own key and logins would break across replicas. Add JWT_PRIVATE_KEY to externalSecret.keys (and to the store), or run one replica" $replicas) -}}
+{{- end -}}
+{{- end -}}
+
+{{- $owned := list "PORT" "EXPORT_DIR" "DB_HOST" "DB_PORT" "DB_USER" "DB_NAME" "DB_SSLMODE" "REDIS_HOST" "REDIS_PORT" "REDIS_DB" -}}
+{{- $unread := list "JWT_SECRET" "LOG_LEVEL" "RATE_LIMIT_ENABLED" -}}
+{{- $secret := list "DB_PASSWORD" "REDIS_PASSWORD" "JWT_PRIVATE_KEY" "MFA_ENCRYPTION_KEY" "TWITCH_CLIENT_SECRET" "STRIPE_SECRET_KEY" "STRIPE_WEBHOOK_SECRET" "SENDGRID_API_KEY" "OPENAI_API_KEY" "OPENSEARCH_USERNAME" "OPENSEARCH_PASSWORD" "SENTRY_DSN" -}}
+{{- range $key, $_ := .Values.extraConfig -}}
+{{- if has $key $owned -}}
+{{- fail (printf "extraConfig.%s is set by the chart: use containerPort, exports.mountPath, database.* or redis.* instead, and remove extraConfig.%s" $key $key) -}}
+{{- else if has $key $unread -}}
+{{- fail (printf "extraConfig.%s is not read by the Clipper backend (it has no effect): remove it" $key) -}}
+{{- else if or (has $key $secret) (regexMatch "(SECRET|PASSWORD|API_KEY|_TOKEN|_DSN)$" $key) -}}
+{{- fail (printf "extraConfig.%s looks like a secret and would land in a ConfigMap: move it to secrets.values / secrets.extraValues, your existingSecret or externalSecret.keys" $key) -}}
+{{- end -}}
+{{- end -}}
+
+{{- if .Values.preStop.enabled -}}
+{{- $cmd := .Values.preStop.command -}}
+{{- if and (eq (len $cmd) 2) (eq (toString (first $cmd)) "sleep") (regexMatch "^[0-9]+$" (toString (last $cmd))) -}}
+{{- if le (int .Values.terminationGracePeriodSeconds) (add (int (last $cmd)) 5) -}}
+{{- fail (printf "terminationGracePeriodSeconds (%v) must exceed the preStop pause (%v s) plus the backend's 5 s shutdown, or pods are killed mid-request: raise terminationGracePeriodSeconds or shorten preStop.command" .Values.terminationGracePeriodSeconds (last $cmd)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- if .Values.migrations.enabled -}}
+{{- $src := .Values.migrations.source -}}
+{{- if and $src.configMap $src.image.repository -}}
+{{- fail "migrations.source.configMap and migrations.source.image.repository are both set: choose one source of migration files" -}}
+{{- end -}}
+{{- if not (or $src.configMap $src.image.repository) -}}
+{{- fail "migrations.enabled is true but no migrations are configured: set migrations.source.image.repository (+ tag and path, an image holding the golang-migrate files) or migrations.source.configMap (a ConfigMap of *.up.sql/*.down.sql files), or set migrations.enabled=false" -}}
+{{- end -}}
+{{- end -}}
+
+{{- if .Values.ingress.enabled -}}
+{{- if not (include "backend.host" .) -}}
+{{- if not .Values.ingress.hosts -}}
+{{- fail "ingress.enabled is true but no host is set: set host (or global.host) or ingress.hosts" -}}
+{{- end -}}
+{{- end -}}
+{{- range .Values.ingress.paths -}}
+{{- if or (eq . "/") (hasPrefix "/debug" .) -}}
+{{- fail (printf "ingress.paths contains %q, which would expose /debug (metrics, pprof) to the internet: list only the backend routes (/api, /health, /sitemap.xml, /robots.txt, /clips/...)" .) -}}
+{{- end -}}
+{{- end -}}
+{{- range $i, $tls := .Values.ingress.tls -}}
+{{- if not $tls.secretName -}}
+{{- fail (printf "ingress.tls[%d].secretName is empty: name the Secret cert-manager should write the certificate to (or leave ingress.tls empty for the default <fullname>-tls)" $i) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
