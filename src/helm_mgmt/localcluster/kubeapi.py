@@ -1,0 +1,71 @@
+"""Minimal Kubernetes API client for the tool itself (admin client certificate, stdlib only)."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import urllib.error
+import urllib.request
+from typing import Any
+
+from helm_mgmt.localcluster import components as c
+from helm_mgmt.localcluster.pki import pki_dir
+
+
+class ApiError(RuntimeError):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+
+
+def _context() -> ssl.SSLContext:
+    pki = pki_dir()
+    ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+    ctx.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+    return ctx
+
+
+def request(method: str, path: str, body: dict[str, Any] | None = None, timeout: float = 10) -> Any:
+    """Send one request to the API server and return the decoded JSON (or text) answer."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(
+        f"https://{c.NODE_IP}:{c.APISERVER_PORT}{path}",
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req, context=_context(), timeout=timeout) as resp:
+            text = resp.read().decode()
+    except urllib.error.HTTPError as err:
+        raise ApiError(err.code, err.read().decode(errors="replace")) from err
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def reachable(path: str) -> bool:
+    """True when ``path`` answers 200 (used for /readyz, /livez)."""
+    try:
+        request("GET", path, timeout=3)
+    except (OSError, ApiError, ssl.SSLError):
+        return False
+    return True
+
+
+def create_if_absent(collection: str, body: dict[str, Any]) -> None:
+    try:
+        request("POST", collection, body)
+    except ApiError as err:
+        if err.status != 409:
+            raise
+
+
+def node_ready() -> bool:
+    try:
+        node = request("GET", f"/api/v1/nodes/{c.NODE_NAME}", timeout=3)
+    except (OSError, ApiError, ssl.SSLError):
+        return False
+    conditions = node.get("status", {}).get("conditions", [])
+    return any(cond["type"] == "Ready" and cond["status"] == "True" for cond in conditions)

@@ -1,0 +1,76 @@
+"""The node bridge, kernel settings and CNI configuration; and their removal."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from helm_mgmt.localcluster import components as c
+
+SYSCTLS = {
+    "net/ipv4/ip_forward": "1",
+    "net/bridge/bridge-nf-call-iptables": "1",
+    "net/bridge/bridge-nf-call-ip6tables": "1",
+}
+CNI_NETWORK = "clipper-kit"
+
+
+def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ip", *args], check=check, capture_output=True, text=True)
+
+
+def bridge_exists() -> bool:
+    return _ip("link", "show", c.BRIDGE, check=False).returncode == 0
+
+
+def cni_conf_dir() -> Path:
+    return c.state_dir() / "cni" / "net.d"
+
+
+def ipam_dir() -> Path:
+    return c.state_dir() / "cni" / "ipam"
+
+
+def setup() -> None:
+    """Bridge ``clipper0`` with the node address, br_netfilter, forwarding and the CNI config."""
+    if not Path("/proc/sys/net/bridge").exists():
+        subprocess.run(["modprobe", "br_netfilter"], check=True, capture_output=True)
+    if "overlay" not in Path("/proc/filesystems").read_text():
+        subprocess.run(["modprobe", "overlay"], check=True, capture_output=True)
+    for key, value in SYSCTLS.items():
+        Path("/proc/sys", key).write_text(value)
+    if not bridge_exists():
+        _ip("link", "add", c.BRIDGE, "type", "bridge")
+    if c.BRIDGE_CIDR not in _ip("-o", "addr", "show", "dev", c.BRIDGE).stdout:
+        _ip("addr", "add", c.BRIDGE_CIDR, "dev", c.BRIDGE)
+    _ip("link", "set", c.BRIDGE, "up")
+    cni_conf_dir().mkdir(parents=True, exist_ok=True)
+    conf = {
+        "cniVersion": "0.4.0",
+        "name": CNI_NETWORK,
+        "plugins": [
+            {
+                "type": "bridge",
+                "bridge": c.BRIDGE,
+                "isGateway": True,
+                "ipMasq": False,
+                "hairpinMode": True,
+                "ipam": {
+                    "type": "host-local",
+                    "dataDir": str(ipam_dir()),
+                    "ranges": [[{"subnet": c.POD_CIDR, "gateway": c.NODE_IP}]],
+                    "routes": [{"dst": "0.0.0.0/0"}],
+                },
+            },
+            {"type": "portmap", "capabilities": {"portMappings": True}},
+            {"type": "loopback"},
+        ],
+    }
+    (cni_conf_dir() / "10-clipper-kit.conflist").write_text(json.dumps(conf, indent=2))
+
+
+def teardown() -> None:
+    """Delete the bridge (pod veths vanish with their namespaces)."""
+    if bridge_exists():
+        _ip("link", "delete", c.BRIDGE)
