@@ -1,0 +1,200 @@
+{{/* Thin wrappers around the clipper-common library. */}}
+{{- define "postgres.name" -}}
+{{- include "clipper-common.name" . -}}
+{{- end -}}
+
+{{- define "postgres.fullname" -}}
+{{- include "clipper-common.fullname" . -}}
+{{- end -}}
+
+{{/* Labels; takes (dict "ctx" $ "component" "primary"). */}}
+{{- define "postgres.labels" -}}
+{{- include "clipper-common.labels" . -}}
+{{- end -}}
+
+{{- define "postgres.selectorLabels" -}}
+{{- include "clipper-common.selectorLabels" . -}}
+{{- end -}}
+
+{{- define "postgres.serviceAccountName" -}}
+{{- include "clipper-common.serviceAccountName" . -}}
+{{- end -}}
+
+{{/*
+Connection settings: a non-empty global.postgres.* wins over auth.*, so the backend (which reads
+the same globals) and the server agree.
+*/}}
+{{- define "postgres.globalPostgres" -}}
+{{- $g := .Values.global | default dict -}}
+{{- toYaml (get $g "postgres" | default dict) -}}
+{{- end -}}
+
+{{- define "postgres.username" -}}
+{{- $u := (fromYaml (include "postgres.globalPostgres" .)).username | default .Values.auth.username | toString -}}
+{{- if not (regexMatch "^[a-z_][a-z0-9_]{0,62}$" $u) -}}
+{{- fail (printf "postgres username %q is not usable: set auth.username (or global.postgres.username) to a lower-case PostgreSQL identifier such as \"clipper\"" $u) -}}
+{{- end -}}
+{{- $u -}}
+{{- end -}}
+
+{{- define "postgres.database" -}}
+{{- $d := (fromYaml (include "postgres.globalPostgres" .)).database | default .Values.auth.database | toString -}}
+{{- if not (regexMatch "^[a-z_][a-z0-9_]{0,62}$" $d) -}}
+{{- fail (printf "postgres database %q is not usable: set auth.database (or global.postgres.database) to a lower-case PostgreSQL identifier such as \"clipper_db\"" $d) -}}
+{{- end -}}
+{{- $d -}}
+{{- end -}}
+
+{{/* The user-provided Secret, or "" when the chart makes its own. */}}
+{{- define "postgres.existingSecret" -}}
+{{- (fromYaml (include "postgres.globalPostgres" .)).existingSecret | default .Values.auth.existingSecret -}}
+{{- end -}}
+
+{{- define "postgres.secretName" -}}
+{{- include "postgres.existingSecret" . | default (include "postgres.fullname" .) -}}
+{{- end -}}
+
+{{- define "postgres.passwordKey" -}}
+{{- (fromYaml (include "postgres.globalPostgres" .)).passwordKey | default .Values.auth.secretKeys.passwordKey -}}
+{{- end -}}
+
+{{/*
+The password stored in the chart-made Secret. Decided once per render (memoised in
+.Values.__postgresPassword so the Secret and the checksum agree):
+  - an existing Secret (lookup) keeps its password: a different auth.password is refused unless
+    auth.allowPasswordChange, a Secret without the key is refused;
+  - otherwise auth.password, or 32 random characters.
+Never rotates silently: PostgreSQL keeps the password it was initialised with.
+*/}}
+{{- define "postgres.password" -}}
+{{- if not (hasKey .Values "__postgresPassword") -}}
+{{- $name := include "postgres.fullname" . -}}
+{{- $key := include "postgres.passwordKey" . -}}
+{{- $pw := "" -}}
+{{- $found := lookup "v1" "Secret" .Release.Namespace $name -}}
+{{- if $found -}}
+{{- $stored := get ($found.data | default dict) $key -}}
+{{- if not $stored -}}
+{{- fail (printf "Secret %s/%s exists but has no key %q: PostgreSQL keeps the password it was initialised with, so the chart will not invent a new one. Put the current password under %q in that Secret (kubectl -n %s edit secret %s), or set auth.existingSecret to the Secret that holds it" .Release.Namespace $name $key $key .Release.Namespace $name) -}}
+{{- end -}}
+{{- $pw = b64dec $stored -}}
+{{- if and .Values.auth.password (ne .Values.auth.password $pw) -}}
+{{- if .Values.auth.allowPasswordChange -}}
+{{- $pw = .Values.auth.password -}}
+{{- else -}}
+{{- fail (printf "auth.password differs from the password stored in Secret %s/%s: PostgreSQL keeps the password it was initialised with, so changing the Secret alone would lock the backend out. Either remove auth.password to keep the current one, or run ALTER ROLE %s PASSWORD '<new>' in the database first and then upgrade with auth.password=<new> and auth.allowPasswordChange=true" .Release.Namespace $name (include "postgres.username" .)) -}}
+{{- end -}}
+{{- end -}}
+{{- else -}}
+{{- $pw = .Values.auth.password | default (randAlphaNum 32) -}}
+{{- end -}}
+{{- $_ := set .Values "__postgresPassword" $pw -}}
+{{- end -}}
+{{- get .Values "__postgresPassword" -}}
+{{- end -}}
+
+{{/* Validation the schema cannot express. Included once, from the StatefulSet. */}}
+{{- define "postgres.validate" -}}
+{{- if and .Values.auth.password (include "postgres.existingSecret" .) -}}
+{{- fail (printf "auth.password is set but the password comes from the existing Secret %q: remove auth.password, or clear auth.existingSecret/global.postgres.existingSecret to let the chart make the Secret" (include "postgres.existingSecret" .)) -}}
+{{- end -}}
+{{- $keyOk := regexMatch "^[-._a-zA-Z0-9]+$" (include "postgres.passwordKey" .) -}}
+{{- if not $keyOk -}}
+{{- fail (printf "password key %q is not a valid Secret key: set auth.secretKeys.passwordKey (or global.postgres.passwordKey) to letters, digits, '-', '_' or '.', e.g. \"password\"" (include "postgres.passwordKey" .)) -}}
+{{- end -}}
+{{- range $name, $_ := .Values.initdb.scripts -}}
+{{- if eq $name "00-clipper-extensions.sql" -}}
+{{- fail "initdb.scripts must not contain \"00-clipper-extensions.sql\": the chart writes that file itself; rename your script (e.g. 10-my-script.sql)" -}}
+{{- end -}}
+{{- end -}}
+{{- $reserved := list "listen_addresses" "port" "hba_file" "ident_file" "data_directory" "config_file" "unix_socket_directories" "max_connections" "password_encryption" -}}
+{{- range $name, $_ := .Values.config.extra -}}
+{{- if has (lower $name) $reserved -}}
+{{- fail (printf "config.extra.%s is managed by the chart: remove it from config.extra (max_connections is set with config.maxConnections)" $name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* pg_isready with the configured user and database, on the loopback address. */}}
+{{- define "postgres.pgIsReady" -}}
+exec:
+  command:
+    - pg_isready
+    - --host=127.0.0.1
+    - --port=5432
+    - --username={{ include "postgres.username" . }}
+    - --dbname={{ include "postgres.database" . }}
+    - --timeout=3
+{{- end -}}
+
+{{/* A probe block: (dict "ctx" $ "probe" .Values.livenessProbe). */}}
+{{- define "postgres.probe" -}}
+{{ include "postgres.pgIsReady" .ctx }}
+initialDelaySeconds: {{ .probe.initialDelaySeconds }}
+periodSeconds: {{ .probe.periodSeconds }}
+timeoutSeconds: {{ .probe.timeoutSeconds }}
+failureThreshold: {{ .probe.failureThreshold }}
+successThreshold: {{ .probe.successThreshold }}
+{{- end -}}
+
+{{/*
+The password Secret as a volume: the key is mounted as /run/secrets/postgres/password, readable by
+the pod's group only. Files rather than env: the server reads POSTGRES_PASSWORD_FILE, the exporter
+DATA_SOURCE_PASS_FILE, and the scripts export PGPASSWORD from the file into their own process.
+*/}}
+{{- define "postgres.passwordVolume" -}}
+- name: password
+  secret:
+    secretName: {{ include "postgres.secretName" . }}
+    defaultMode: 0440
+    items:
+      - key: {{ include "postgres.passwordKey" . }}
+        path: password
+{{- end -}}
+
+{{- define "postgres.passwordMount" -}}
+- name: password
+  mountPath: /run/secrets/postgres
+  readOnly: true
+{{- end -}}
+
+{{/*
+Container env: the chart's variables, then .Values.extraEnv merged by name (the user's entry wins
+and keeps the chart's position). Renders a YAML list.
+*/}}
+{{- define "postgres.env" -}}
+{{- $base := list
+  (dict "name" "POSTGRES_USER" "value" (include "postgres.username" .))
+  (dict "name" "POSTGRES_DB" "value" (include "postgres.database" .))
+  (dict "name" "POSTGRES_PASSWORD_FILE" "value" "/run/secrets/postgres/password")
+  (dict "name" "PGDATA" "value" "/var/lib/postgresql/data/pgdata")
+  (dict "name" "POSTGRES_INITDB_ARGS" "value" (toString .Values.initdb.args))
+-}}
+{{- $user := dict -}}
+{{- range .Values.extraEnv -}}
+{{- $_ := set $user .name . -}}
+{{- end -}}
+{{- $out := list -}}
+{{- $seen := list -}}
+{{- range $base -}}
+{{- $out = append $out (get $user .name | default .) -}}
+{{- $seen = append $seen .name -}}
+{{- end -}}
+{{- range .Values.extraEnv -}}
+{{- if not (has .name $seen) -}}
+{{- $out = append $out (get $user .name) -}}
+{{- $seen = append $seen .name -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $out -}}
+{{- end -}}
+
+{{/* Hardened container securityContext. */}}
+{{- define "postgres.containerSecurityContext" -}}
+{{- toYaml .Values.securityContext -}}
+{{- end -}}
+
+{{/* storageClassName line for the backup PVC: same rules as the data volume. */}}
+{{- define "postgres.backupStorageClassName" -}}
+{{- include "clipper-common.storageClassName" (dict "Values" (dict "global" .Values.global "persistence" .Values.backup.persistence)) -}}
+{{- end -}}
