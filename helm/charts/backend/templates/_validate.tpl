@@ -71,6 +71,29 @@ value and says how to fix it.
 {{- end -}}
 {{- end -}}
 
+{{- $envNames := list -}}
+{{- range .Values.extraEnv -}}
+{{- if has .name $envNames -}}
+{{- fail (printf "extraEnv lists %q twice: Kubernetes rejects duplicate env names on server-side apply; keep one entry" .name) -}}
+{{- end -}}
+{{- $envNames = append $envNames .name -}}
+{{- end -}}
+{{- range .Values.extraVolumes -}}
+{{- if has .name (list "exports" "tmp") -}}
+{{- fail (printf "extraVolumes entry %q clashes with a volume of the chart (exports, tmp): rename it" .name) -}}
+{{- end -}}
+{{- end -}}
+{{- range .Values.extraVolumeMounts -}}
+{{- if has (trimSuffix "/" .mountPath) (list "/tmp" (trimSuffix "/" $.Values.exports.mountPath)) -}}
+{{- fail (printf "extraVolumeMounts entry %q mounts at %s, where the chart already mounts a volume: choose another mountPath" .name .mountPath) -}}
+{{- end -}}
+{{- end -}}
+{{- range (concat .Values.sidecars .Values.initContainers) -}}
+{{- if has .name (list "backend" "wait-for-dependencies") -}}
+{{- fail (printf "sidecars/initContainers entry %q clashes with a container of the chart (backend, wait-for-dependencies): rename it" .name) -}}
+{{- end -}}
+{{- end -}}
+
 {{- if .Values.migrations.enabled -}}
 {{- $src := .Values.migrations.source -}}
 {{- if and $src.configMap $src.image.repository -}}
