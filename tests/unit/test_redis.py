@@ -361,7 +361,7 @@ def test_probes(default: list[dict[str, Any]]) -> None:
         "successThreshold": 1,
     }
     startup = c["startupProbe"]
-    assert startup["periodSeconds"] * startup["failureThreshold"] == 300, "5 minutes to load the AOF"
+    assert startup["periodSeconds"] * startup["failureThreshold"] == 300, "5 minutes to start answering"
 
 
 def test_ping_script_authenticates_via_env(default: list[dict[str, Any]]) -> None:
@@ -371,6 +371,35 @@ def test_ping_script_authenticates_via_env(default: list[dict[str, Any]]) -> Non
     assert "redis-cli --no-auth-warning -h 127.0.0.1 -p 6379 ping" in ping
     assert "PONG) exit 0" in ping
     assert " -a " not in ping
+
+
+@pytest.mark.parametrize(
+    ("answer", "liveness_ok", "readiness_ok"),
+    [
+        ("PONG", True, True),
+        ("LOADING Redis is loading the dataset in memory", True, False),
+        ("NOAUTH Authentication required.", False, False),
+        ("WRONGPASS invalid username-password pair or user is disabled.", False, False),
+        ("Could not connect to Redis at 127.0.0.1:6379: Connection refused", False, False),
+    ],
+)
+def test_ping_script_verdicts(
+    default: list[dict[str, Any]], tmp_path: Path, answer: str, liveness_ok: bool, readiness_ok: bool
+) -> None:
+    """Run the chart's ping.sh against a stand-in redis-cli that prints `answer` and records its env."""
+    (tmp_path / "password").write_text("from-the-secret")
+    fake = tmp_path / "redis-cli"
+    fake.write_text(f'#!/bin/sh\necho "$REDISCLI_AUTH $*" > {tmp_path}/seen\necho "{answer}"\n')
+    fake.chmod(0o755)
+    script = tmp_path / "ping.sh"
+    ping = find(default, "ConfigMap", FULL)["data"]["ping.sh"]
+    script.write_text(ping.replace("/opt/redis/secret", str(tmp_path)))
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    for mode, ok in (("liveness", liveness_ok), ("readiness", readiness_ok)):
+        result = subprocess.run(["sh", str(script), mode], env=env, capture_output=True, text=True)
+        assert (result.returncode == 0) is ok, f"{mode} with {answer!r}: rc={result.returncode} {result.stderr}"
+        seen = (tmp_path / "seen").read_text().strip()
+        assert seen == "from-the-secret --no-auth-warning -h 127.0.0.1 -p 6379 ping"
 
 
 def test_probes_can_be_disabled_and_tuned() -> None:
