@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import socket
@@ -701,6 +702,30 @@ def test_helm_test_pod(default: list[dict[str, Any]]) -> None:
 
 
 # --- schema and examples ---------------------------------------------------------------------
+
+
+def test_schema_closes_every_fixed_shape_object() -> None:
+    schema = json.loads((chart_path(CHART) / "values.schema.json").read_text())
+    assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
+    assert "$ref" not in json.dumps(schema)
+    assert schema["properties"]["global"] == {
+        "type": "object",
+        "description": "values shared by the umbrella (anything allowed)",
+    }
+    open_objects: list[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            if "properties" in node and node.get("additionalProperties") is not False:
+                open_objects.append(path or "/")
+            for key, value in node.items():
+                walk(value, f"{path}/{key}")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{path}[{i}]")
+
+    walk(schema, "")
+    assert not open_objects
 
 
 def test_values_files_parse() -> None:

@@ -61,6 +61,9 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     ("zero-replicas", {"replicaCount": 0}, ["replicaCount"]),
     ("root-user", {"securityContext": {"runAsNonRoot": False}}, ["runAsNonRoot"]),
     ("privilege-escalation", {"securityContext": {"allowPrivilegeEscalation": True}}, ["allowPrivilegeEscalation"]),
+    ("security-context-typo", {"securityContext": {"runAsUsr": 1000}}, ["runAsUsr"]),
+    ("capability-added", {"securityContext": {"capabilities": {"add": ["NET_ADMIN"]}}}, ["add"]),
+    ("env-value-not-string", {"extraEnv": [{"name": "A", "value": 1}]}, ["value"]),
     ("probe-success-threshold", {"livenessProbe": {"successThreshold": 2}}, ["successThreshold"]),
     ("password-with-newline", {"auth": {"password": "a\nb"}}, ["password"]),
     # template checks: the message names the values and says what to do
