@@ -14,6 +14,14 @@ value and says how to fix it.
 {{- fail (printf "more than one source of app secrets is selected: %s. Choose exactly one: secrets.existingSecret (a Secret you manage), externalSecret.enabled (External Secrets Operator) or secrets.values (a Secret made by the chart), and unset the others" (join " and " $sources)) -}}
 {{- end -}}
 
+{{- if not (include "backend.host" .) -}}
+{{- range $key := list "BASE_URL" "CORS_ALLOWED_ORIGINS" "WEBSOCKET_ALLOWED_ORIGINS" -}}
+{{- if not (get $.Values.config $key) -}}
+{{- fail (printf "host (and global.host) is empty, so config.%s has no default: set host to the public host name (e.g. clpr.tv) or set config.%s" $key $key) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{- $mfa := toString .Values.secrets.values.MFA_ENCRYPTION_KEY -}}
 {{- if $mfa -}}
 {{- if not (or (eq (len $mfa) 32) (regexMatch "^[A-Za-z0-9+/]{43}=$" $mfa)) -}}
