@@ -1,0 +1,124 @@
+"""Bad values for the postgres chart: each is refused with a message naming the value (and, for
+template `fail`s, saying how to fix it), on the newest Helm 4 and the oldest supported Helm 3."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import render
+
+from helm_mgmt.helm import HelmError
+
+pytestmark = pytest.mark.helm
+
+HELMS = ["helm4", "helm3-oldest"]
+
+
+def render_error(values: dict[str, Any], helm: str) -> str:
+    # Helm 3.12 defaults to Kubernetes 1.27, below the chart's kubeVersion: name a supported one.
+    try:
+        render("postgres", values, helm=helm, kube_version="1.29.0")
+    except HelmError as err:
+        return err.stderr
+    pytest.fail(f"postgres rendered although the values were invalid: {values}")
+
+
+# (id, values, fragments that must all appear in the error text)
+CASES: list[tuple[str, dict[str, Any], list[str]]] = [
+    ("size-not-a-quantity", {"persistence": {"size": "20GB"}}, ["persistence", "size"]),
+    ("access-mode-enum", {"persistence": {"accessMode": "RWO"}}, ["accessMode", "ReadWriteOnce"]),
+    ("retention-policy-enum", {"persistence": {"retentionPolicy": {"whenDeleted": "Keep"}}}, ["whenDeleted"]),
+    ("max-connections-zero", {"config": {"maxConnections": 0}}, ["maxConnections"]),
+    ("max-connections-string", {"config": {"maxConnections": "many"}}, ["maxConnections"]),
+    ("shared-buffers-k8s-unit", {"config": {"sharedBuffers": "256Mi"}}, ["sharedBuffers"]),
+    ("backup-retention-zero", {"backup": {"enabled": True, "retention": 0}}, ["retention"]),
+    ("backup-schedule-empty", {"backup": {"enabled": True, "schedule": ""}}, ["schedule"]),
+    ("backup-size-invalid", {"backup": {"persistence": {"size": "lots"}}}, ["backup", "size"]),
+    ("unknown-top-level-key", {"replicas": 3}, ["replicas"]),
+    ("unknown-nested-key", {"persistence": {"storageClass": "fast"}}, ["storageClass"]),
+    ("username-empty", {"auth": {"username": ""}}, ["username"]),
+    ("database-uppercase", {"auth": {"database": "Clipper-DB"}}, ["database"]),
+    ("service-port-too-high", {"service": {"port": 70000}}, ["port"]),
+    ("service-port-zero", {"service": {"port": 0}}, ["port"]),
+    ("replicas-two", {"replicaCount": 2}, ["replicaCount"]),
+    ("cpu-quantity", {"resources": {"requests": {"cpu": "fast", "memory": "1Gi"}}}, ["cpu"]),
+    ("short-password", {"auth": {"password": "abc"}}, ["password"]),
+    ("root-security-context", {"securityContext": {"runAsNonRoot": False}}, ["runAsNonRoot"]),
+    ("grace-period-too-short", {"terminationGracePeriodSeconds": 5}, ["terminationGracePeriodSeconds"]),
+    ("liveness-success-threshold", {"livenessProbe": {"successThreshold": 2}}, ["successThreshold"]),
+    ("extension-name", {"initdb": {"extensions": ["vector; DROP TABLE x"]}}, ["extensions"]),
+    ("init-script-extension", {"initdb": {"scripts": {"setup.txt": "SELECT 1"}}}, ["setup.txt"]),
+    # template `fail`s: name the value and say how to fix it
+    (
+        "image-tag-latest",
+        {"image": {"tag": "latest"}},
+        ['image.tag "latest" does not pin a release', "set image.tag to a version"],
+    ),
+    ("image-digest-malformed", {"image": {"digest": "sha256:abc"}}, ["digest"]),
+    (
+        "password-with-existing-secret",
+        {"auth": {"password": "longenough", "existingSecret": "mine"}},
+        ["auth.password is set", '"mine"', "remove auth.password"],
+    ),
+    (
+        "global-username-invalid",
+        {"global": {"postgres": {"username": "Bad User"}}},
+        ['"Bad User"', "global.postgres.username", "lower-case PostgreSQL identifier"],
+    ),
+    (
+        "global-database-invalid",
+        {"global": {"postgres": {"database": "my-db"}}},
+        ['"my-db"', "global.postgres.database", "set auth.database"],
+    ),
+    (
+        "global-password-key-invalid",
+        {"global": {"postgres": {"passwordKey": "pass word"}}},
+        ['"pass word"', "global.postgres.passwordKey", "not a valid Secret key"],
+    ),
+    (
+        "init-script-shadows-extensions",
+        {"initdb": {"scripts": {"00-clipper-extensions.sql": "SELECT 1;"}}},
+        ["00-clipper-extensions.sql", "rename your script"],
+    ),
+    (
+        "extra-overrides-managed-setting",
+        {"config": {"extra": {"listen_addresses": "localhost"}}},
+        ["config.extra.listen_addresses is managed by the chart", "remove it from config.extra"],
+    ),
+    (
+        "extra-sets-max-connections",
+        {"config": {"extra": {"max_connections": 1000}}},
+        ["config.extra.max_connections", "config.maxConnections"],
+    ),
+]
+
+
+@pytest.mark.parametrize("helm", HELMS)
+@pytest.mark.parametrize(("values", "fragments"), [pytest.param(v, f, id=i) for i, v, f in CASES])
+def test_bad_values_are_refused(values: dict[str, Any], fragments: list[str], helm: str) -> None:
+    err = render_error(values, helm)
+    for fragment in fragments:
+        assert fragment in err, f"{fragment!r} missing from:\n{err}"
+
+
+def test_case_ids_are_unique() -> None:
+    ids = [case[0] for case in CASES]
+    assert len(ids) == len(set(ids))
+    assert len(ids) >= 8
+
+
+@pytest.mark.parametrize("helm", HELMS)
+def test_good_values_still_render(helm: str) -> None:
+    """The guards must not refuse their valid neighbours."""
+    good = {
+        "persistence": {"size": "20Gi", "accessMode": "ReadWriteOnce"},
+        "config": {"maxConnections": 550, "extra": {"statement_timeout": "30s"}},
+        "backup": {"enabled": True, "retention": 1, "schedule": "@daily"},
+        "service": {"port": 65535},
+        "image": {"tag": "0.8.0-pg17", "digest": "sha256:" + "0" * 64},
+        "global": {"postgres": {"username": "app_user", "database": "app_db", "passwordKey": "db.password"}},
+        "initdb": {"scripts": {"10-extra.sql": "SELECT 1;", "20-x.sh": "true", "30-y.sql.gz": "x"}},
+    }
+    docs = render("postgres", good, helm=helm, kube_version="1.29.0")
+    assert any(d["kind"] == "StatefulSet" for d in docs)
