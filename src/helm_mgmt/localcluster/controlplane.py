@@ -105,7 +105,11 @@ def start_controller_manager(binary: Path) -> None:
             f"--service-cluster-ip-range={c.SERVICE_CIDR}",
         ],
     )
+    healthz = "https://127.0.0.1:10257/healthz"
+    process.wait_for("kube-controller-manager", lambda: process.http_ok(healthz), 60, "controller-manager /healthz")
 
 
 def start_scheduler(binary: Path) -> None:
     process.start("kube-scheduler", [str(binary), *_component_args("scheduler", 10259)])
+    healthz = "https://127.0.0.1:10259/healthz"
+    process.wait_for("kube-scheduler", lambda: process.http_ok(healthz), 60, "scheduler /healthz")

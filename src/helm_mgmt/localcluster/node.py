@@ -63,6 +63,8 @@ def start_kubelet(binary: Path) -> None:
             f"--node-ip={c.NODE_IP}",
         ],
     )
+    healthz = "http://127.0.0.1:10248/healthz"
+    process.wait_for("kubelet", lambda: process.http_ok(healthz), 60, "kubelet /healthz")
 
 
 def start_kube_proxy(binary: Path) -> None:
@@ -82,6 +84,8 @@ def start_kube_proxy(binary: Path) -> None:
     path = c.state_dir() / "kube-proxy-config.json"
     path.write_text(json.dumps(config, indent=2))
     process.start("kube-proxy", [str(binary), f"--config={path}"])
+    healthz = "http://127.0.0.1:10256/healthz"
+    process.wait_for("kube-proxy", lambda: process.http_ok(healthz), 60, "kube-proxy /healthz")
 
 
 def wait_ready() -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,9 +27,7 @@ def progress(message: str) -> None:
 
 
 def pid_file(name: str) -> Path:
-    path = state_dir() / "run"
-    path.mkdir(parents=True, exist_ok=True)
-    return path / f"{name}.pid"
+    return state_dir() / "run" / f"{name}.pid"
 
 
 def log_file(name: str) -> Path:
@@ -40,11 +40,16 @@ def pid_of(name: str) -> int | None:
         pid = int(pid_file(name).read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
+    return pid if alive(pid) else None
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie waiting to be reaped."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except FileNotFoundError:
-        return None
-    return None if stat.rsplit(")", 1)[1].split()[0] == "Z" else pid
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def start(name: str, argv: list[str], env: dict[str, str] | None = None) -> int:
@@ -64,6 +69,7 @@ def start(name: str, argv: list[str], env: dict[str, str] | None = None) -> int:
             start_new_session=True,
             env={**os.environ, **(env or {})},
         )
+    pid_file(name).parent.mkdir(parents=True, exist_ok=True)
     pid_file(name).write_text(f"{proc.pid}\n")
     return proc.pid
 
@@ -84,6 +90,18 @@ def stop(name: str, timeout: float = 15.0) -> bool:
             time.sleep(0.1)
     pid_file(name).unlink(missing_ok=True)
     return True
+
+
+def http_ok(url: str) -> bool:
+    """True when ``url`` answers 200; serving certificates are not checked (health ports only)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(url, timeout=2, context=context) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
 
 
 def wait_for(name: str, check: Callable[[], bool], timeout: float, what: str) -> None:

@@ -1,0 +1,113 @@
+"""Bring the local single-node cluster up, report on it, and take it down without leftovers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from helm_mgmt.localcluster import (
+    build,
+    containerd,
+    controlplane,
+    dns,
+    kubeapi,
+    network,
+    node,
+    pause,
+    pki,
+    process,
+    storage,
+    teardown,
+)
+from helm_mgmt.localcluster import components as c
+from helm_mgmt.localcluster.components import kubeconfig_path
+
+APT_PACKAGES = {
+    "containerd": "containerd",
+    "runc": "runc",
+    "ctr": "containerd",
+    "iptables": "iptables",
+    "conntrack": "conntrack",
+    "ip": "iproute2",
+    "modprobe": "kmod",
+    "openssl": "openssl",
+    "gcc": "gcc",
+}
+CNI_PLUGINS = Path("/usr/lib/cni")
+
+
+def _ensure_host_packages() -> None:
+    missing = sorted({pkg for tool, pkg in APT_PACKAGES.items() if shutil.which(tool) is None})
+    if not (CNI_PLUGINS / "bridge").exists():
+        missing.append("containernetworking-plugins")
+    if not missing:
+        return
+    process.progress(f"installing Debian packages: {' '.join(missing)}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env)
+
+
+def binaries() -> dict[str, Path]:
+    """Every program the cluster runs, built into the cache on first use."""
+    started = time.monotonic()
+    bins = {**build.kubernetes(), "etcd": build.etcd(), "coredns": build.coredns()}
+    process.progress(f"binaries ready after {time.monotonic() - started:.0f}s")
+    return bins
+
+
+def healthy() -> bool:
+    return all(process.pid_of(name) for name in c.COMPONENTS) and kubeapi.reachable("/readyz") and kubeapi.node_ready()
+
+
+def _announce() -> None:
+    print(f"export KUBECONFIG={kubeconfig_path()}", flush=True)
+
+
+def up() -> Path:
+    """Start every component that is not running and wait until the node is Ready."""
+    process.progress("checking the cluster")
+    if healthy():
+        process.progress("cluster already up and healthy")
+        _announce()
+        return kubeconfig_path()
+    if c.state_dir().exists() and not any(process.pid_of(name) for name in c.COMPONENTS):
+        process.progress("removing what a previous run left behind (no component is running)")
+        problems = teardown.down()
+        if problems:
+            raise process.ComponentError("cannot clean the previous run: " + "; ".join(problems))
+    _ensure_host_packages()
+    bins = binaries()
+    c.state_dir().mkdir(parents=True, exist_ok=True)
+    pki.ensure()
+    network.setup()
+    process.progress("starting containerd")
+    containerd.start()
+    containerd.import_image(pause.archive(), c.PAUSE_IMAGE)
+    process.progress("starting etcd")
+    controlplane.start_etcd(bins["etcd"])
+    process.progress("starting kube-apiserver")
+    controlplane.start_apiserver(bins["kube-apiserver"])
+    process.progress("starting kube-controller-manager and kube-scheduler")
+    controlplane.start_controller_manager(bins["kube-controller-manager"])
+    controlplane.start_scheduler(bins["kube-scheduler"])
+    process.progress("starting kubelet and kube-proxy")
+    node.start_kubelet(bins["kubelet"])
+    node.start_kube_proxy(bins["kube-proxy"])
+    process.progress("starting CoreDNS")
+    dns.start(bins["coredns"])
+    process.progress("starting the volume provisioner")
+    process.start("provisioner", [sys.executable, "-m", "helm_mgmt.localcluster.provisioner"])
+    kubeapi.create_if_absent("/apis/storage.k8s.io/v1/storageclasses", storage.storage_class())
+    node.wait_ready()
+    _announce()
+    return kubeconfig_path()
+
+
+def ensure_up() -> Path:
+    """The kubeconfig of a healthy cluster, starting it if needed (for tests and other tools)."""
+    return up()

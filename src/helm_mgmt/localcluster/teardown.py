@@ -1,0 +1,110 @@
+"""``cluster down``: stop what ``up`` started and remove its mounts, interfaces, rules and files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+from helm_mgmt.gobuild import bin_dir
+from helm_mgmt.localcluster import components as c
+from helm_mgmt.localcluster import containerd, network, process
+
+KUBELET_CGROUP = "kubepods"
+CONTAINER_LOG_LINKS = Path("/var/log/containers")
+
+
+def mountpoints_under(root: Path) -> list[str]:
+    """Mount points below ``root``, deepest first."""
+    points = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4].replace("\\040", " ")
+        if point == str(root) or point.startswith(f"{root}/"):
+            points.append(point)
+    return sorted(points, key=len, reverse=True)
+
+
+def _unmount(point: str) -> None:
+    if subprocess.run(["umount", point], capture_output=True).returncode != 0:
+        subprocess.run(["umount", "--lazy", point], capture_output=True)
+
+
+def shim_pids() -> list[int]:
+    """containerd shims serving our socket (left when a task could not be deleted)."""
+    socket = str(containerd.socket_path())
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"containerd-shim-runc-v2") and socket.encode() in argv:
+            pids.append(int(entry.name))
+    return pids
+
+
+def _remove_cgroups() -> list[str]:
+    """Remove the kubelet's cgroup trees; return those that could not be removed."""
+    failed = []
+    for controller in Path("/sys/fs/cgroup").iterdir():
+        root = controller / KUBELET_CGROUP
+        if not root.is_dir():
+            continue
+        directories = sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True)
+        for directory in [*directories, root]:
+            try:
+                directory.rmdir()
+            except OSError as err:
+                failed.append(f"cgroup {directory}: {err.strerror}")
+    return failed
+
+
+def _remove_container_log_links() -> None:
+    if not CONTAINER_LOG_LINKS.is_dir():
+        return
+    for link in CONTAINER_LOG_LINKS.iterdir():
+        if link.is_symlink() and os.readlink(link).startswith(str(c.state_dir())):
+            link.unlink()
+
+
+def down() -> list[str]:
+    """Stop every component, then clean up what they left; safe to run when nothing is up.
+
+    Returns what could not be removed (empty when the machine is clean again).
+    """
+    for name in reversed(c.COMPONENTS):
+        if name == "containerd":
+            continue
+        if process.stop(name):
+            process.progress(f"stopped {name}")
+    kube_proxy = bin_dir("kubernetes", c.KUBERNETES_VERSION) / "kube-proxy"
+    if kube_proxy.exists():
+        subprocess.run([str(kube_proxy), "--cleanup"], capture_output=True)
+    if (containerd.base() / "config.toml").exists() and not process.pid_of("containerd"):
+        process.progress("starting containerd to release the pods a previous run left")
+        containerd.start()
+    namespaces: set[str] = set()
+    if process.pid_of("containerd"):
+        namespaces = containerd.network_namespaces()
+        containerd.kill_all_tasks()
+    if process.stop("containerd"):
+        process.progress("stopped containerd")
+    for pid in shim_pids():
+        os.kill(pid, signal.SIGKILL)
+    for point in mountpoints_under(c.state_dir()):
+        _unmount(point)
+    for path in namespaces:
+        _unmount(path)
+        Path(path).unlink(missing_ok=True)
+    problems = _remove_cgroups()
+    _remove_container_log_links()
+    network.teardown()
+    problems += [f"still mounted: {point}" for point in mountpoints_under(c.state_dir())]
+    if not problems:
+        shutil.rmtree(c.state_dir(), ignore_errors=True)
+        process.progress("cluster down: processes stopped, mounts, interfaces and state removed")
+    return problems

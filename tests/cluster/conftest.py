@@ -1,0 +1,73 @@
+"""Fixtures for tests that need the local Kubernetes cluster (``helm-mgmt cluster up``)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from helm_mgmt.gobuild import bin_dir
+from helm_mgmt.localcluster import components, containerd, ensure_up, probe
+
+Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+HERE = Path(__file__).parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "cluster_down: tears the cluster down; always runs last")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test here ``cluster`` and move the tear-down tests behind all others."""
+    for item in items:
+        if HERE in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.cluster)
+    items.sort(key=lambda item: item.get_closest_marker("cluster_down") is not None)
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Path]:
+    """The kubeconfig of a running, healthy cluster (started if needed)."""
+    yield ensure_up()
+
+
+@pytest.fixture(scope="session")
+def kubectl(cluster: Path) -> Kubectl:
+    """Run the cluster's own kubectl against it; ``check`` raises with stderr on failure."""
+    binary = bin_dir("kubernetes", components.KUBERNETES_VERSION) / "kubectl"
+
+    def run(
+        *args: str, check: bool = True, stdin: str | None = None, timeout: float = 180
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [str(binary), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, "KUBECONFIG": str(cluster)},
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def probe_image(cluster: Path) -> str:
+    """The tiny test image (idle / lookup / write), imported into the cluster's containerd."""
+    containerd.import_image(probe.archive(), probe.IMAGE)
+    return probe.IMAGE
+
+
+@pytest.fixture
+def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace for one test, deleted afterwards."""
+    name = "t-" + request.node.name.replace("_", "-")[:50].strip("-").lower()
+    kubectl("create", "namespace", name)
+    yield name
+    kubectl("delete", "namespace", name, "--wait=false", check=False)

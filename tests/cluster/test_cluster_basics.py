@@ -1,0 +1,157 @@
+"""The local cluster really works: node, pods, DNS, volumes, Pod Security, and a clean tear-down."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helm_mgmt.localcluster import components, containerd, down, process, report
+from helm_mgmt.localcluster.teardown import mountpoints_under, shim_pids
+
+RESTRICTED_CONTEXT: dict[str, Any] = {
+    "runAsNonRoot": True,
+    "runAsUser": 65532,
+    "runAsGroup": 65532,
+    "fsGroup": 65532,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+CONTAINER_CONTEXT: dict[str, Any] = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "readOnlyRootFilesystem": True,
+}
+
+
+def pod(name: str, image: str, args: list[str], **spec: Any) -> str:
+    container = {
+        "name": "main",
+        "image": image,
+        "imagePullPolicy": "Never",
+        "args": args,
+        "securityContext": CONTAINER_CONTEXT,
+        **spec.pop("container", {}),
+    }
+    body = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {
+            "securityContext": RESTRICTED_CONTEXT,
+            "automountServiceAccountToken": False,
+            "terminationGracePeriodSeconds": 1,
+            "containers": [container],
+            **spec,
+        },
+    }
+    return json.dumps(body)
+
+
+def wait_succeeded(kubectl: Any, namespace: str, name: str) -> str:
+    kubectl("wait", "-n", namespace, f"pod/{name}", "--for=jsonpath={.status.phase}=Succeeded", "--timeout=120s")
+    return kubectl("logs", "-n", namespace, name).stdout
+
+
+def test_node_ready_with_pinned_version(kubectl: Any) -> None:
+    node = json.loads(kubectl("get", "node", components.NODE_NAME, "-o", "json").stdout)
+    ready = {c["type"]: c["status"] for c in node["status"]["conditions"]}["Ready"]
+    assert ready == "True"
+    assert node["status"]["nodeInfo"]["kubeletVersion"] == components.KUBERNETES_VERSION
+    server = json.loads(kubectl("version", "-o", "json").stdout)["serverVersion"]
+    assert server["gitVersion"] == components.KUBERNETES_VERSION
+    assert (server["major"], server["minor"]) == ("1", "34")
+
+
+def test_pod_becomes_ready(kubectl: Any, namespace: str, probe_image: str) -> None:
+    readiness = {"exec": {"command": ["/probe", "lookup", "localhost"]}, "periodSeconds": 2}
+    manifest = pod("idle", probe_image, ["idle"], container={"readinessProbe": readiness})
+    kubectl("apply", "-n", namespace, "-f", "-", stdin=manifest)
+    kubectl("wait", "-n", namespace, "pod/idle", "--for=condition=Ready", "--timeout=120s")
+    ip = kubectl("get", "-n", namespace, "pod/idle", "-o", "jsonpath={.status.podIP}").stdout
+    assert ip.startswith(components.POD_CIDR.rsplit(".", 1)[0] + ".")
+
+
+def test_cluster_dns_resolves_kubernetes_service(kubectl: Any, namespace: str, probe_image: str) -> None:
+    name = f"kubernetes.default.svc.{components.CLUSTER_DOMAIN}"
+    manifest = pod("lookup", probe_image, ["lookup", name], restartPolicy="Never")
+    kubectl("apply", "-n", namespace, "-f", "-", stdin=manifest)
+    assert wait_succeeded(kubectl, namespace, "lookup").split() == [components.SERVICE_IP]
+
+
+def test_pvc_on_standard_binds_and_is_writable(kubectl: Any, namespace: str, probe_image: str) -> None:
+    claim = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data"},
+        "spec": {
+            "storageClassName": components.STORAGE_CLASS,
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": "64Mi"}},
+        },
+    }
+    kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(claim))
+    phase = kubectl("get", "-n", namespace, "pvc/data", "-o", "jsonpath={.status.phase}").stdout
+    assert phase == "Pending", "WaitForFirstConsumer: no volume before a pod uses the claim"
+    manifest = pod(
+        "writer",
+        probe_image,
+        ["write", "/data/hello", "written by uid 65532"],
+        restartPolicy="Never",
+        volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}],
+        container={"volumeMounts": [{"name": "data", "mountPath": "/data"}]},
+    )
+    kubectl("apply", "-n", namespace, "-f", "-", stdin=manifest)
+    assert wait_succeeded(kubectl, namespace, "writer").strip() == "written by uid 65532"
+    bound = json.loads(kubectl("get", "-n", namespace, "pvc/data", "-o", "json").stdout)
+    assert bound["status"]["phase"] == "Bound"
+    volume = json.loads(kubectl("get", "pv", bound["spec"]["volumeName"], "-o", "json").stdout)
+    written = Path(volume["spec"]["hostPath"]["path"]) / "hello"
+    assert written.read_text() == "written by uid 65532"
+    assert written.stat().st_uid == 65532
+
+
+def test_restricted_namespace_rejects_privileged_pod(kubectl: Any, namespace: str, probe_image: str) -> None:
+    kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted")
+    privileged = pod("privileged", probe_image, ["idle"], container={"securityContext": {"privileged": True}})
+    result = kubectl("apply", "-n", namespace, "-f", "-", stdin=privileged, check=False)
+    assert result.returncode != 0
+    assert 'violates PodSecurity "restricted:latest"' in result.stderr
+    assert "privileged" in result.stderr
+    compliant = pod("compliant", probe_image, ["idle"])
+    kubectl("apply", "-n", namespace, "-f", "-", stdin=compliant)
+
+
+def _iptables_chains() -> str:
+    return subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
+
+
+def _bridge_ports() -> list[str]:
+    out = subprocess.run(["ip", "-o", "link", "show", "master", components.BRIDGE], capture_output=True, text=True)
+    return [line.split(":")[1].strip().split("@")[0] for line in out.stdout.splitlines()]
+
+
+@pytest.mark.cluster_down
+def test_down_leaves_nothing_behind(kubectl: Any, namespace: str, probe_image: str) -> None:
+    kubectl("apply", "-n", namespace, "-f", "-", stdin=pod("running", probe_image, ["idle"]))
+    kubectl("wait", "-n", namespace, "pod/running", "--for=condition=Ready", "--timeout=120s")
+    before = report.status()
+    pids = [comp["pid"] for comp in before["components"].values()]
+    assert all(pids), before
+    namespaces = containerd.network_namespaces()
+    assert namespaces, "a running pod has a network namespace"
+    veths = _bridge_ports()
+    assert down() == []
+    assert [pid for pid in pids if process.alive(pid)] == []
+    assert shim_pids() == []
+    assert mountpoints_under(components.state_dir()) == []
+    mounts = Path("/proc/self/mountinfo").read_text()
+    assert [ns for ns in namespaces if ns in mounts or Path(ns).exists()] == []
+    link = subprocess.run(["ip", "link", "show", components.BRIDGE], capture_output=True, text=True)
+    assert link.returncode != 0
+    remaining = [v for v in veths if subprocess.run(["ip", "link", "show", v], capture_output=True).returncode == 0]
+    assert remaining == []
+    assert "KUBE-SERVICES" not in _iptables_chains()
+    assert not components.state_dir().exists()
