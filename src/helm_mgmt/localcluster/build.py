@@ -35,9 +35,7 @@ def _module_file(module: str, version: str, log: Path) -> str:
     wrappers.mkdir(parents=True, exist_ok=True)
     _go(["mod", "download", f"{module}@{version}"], wrappers, log)
     escaped = re.sub(r"[A-Z]", lambda m: "!" + m.group(0).lower(), module)
-    return (
-        cache_root() / "go" / "mod" / "cache" / "download" / escaped / "@v" / f"{version}.mod"
-    ).read_text()
+    return (cache_root() / "go" / "mod" / "cache" / "download" / escaped / "@v" / f"{version}.mod").read_text()
 
 
 def build_wrapped(
