@@ -8,13 +8,18 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from conftest import chart_path, container, env_map, find, find_all, render
+
+from helm_mgmt.helm import Helm, parse_manifests
 
 pytestmark = pytest.mark.helm
 
@@ -795,3 +800,176 @@ def test_rendered_config_runs_real_redis(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+# --- password reuse through lookup, against a minimal fake Kubernetes API ------------------------
+
+
+class FakeKubeAPI(BaseHTTPRequestHandler):
+    """Just enough of the API for `helm template --dry-run=server`: discovery, an empty release
+    history and GET of the Secrets in `secrets`; everything else is 404."""
+
+    secrets: dict[str, dict[str, str]] = {}
+
+    @staticmethod
+    def _resources(group_version: str, kinds: dict[str, str]) -> dict[str, Any]:
+        return {
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": group_version,
+            "resources": [
+                {"name": n, "singularName": k.lower(), "namespaced": True, "kind": k, "verbs": ["get", "list"]}
+                for n, k in kinds.items()
+            ],
+        }
+
+    def routes(self) -> dict[str, Any]:
+        groups = ("apps", "networking.k8s.io")
+        return {
+            "/version": {"major": "1", "minor": "34", "gitVersion": "v1.34.0"},
+            "/api": {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []},
+            "/apis": {
+                "kind": "APIGroupList",
+                "apiVersion": "v1",
+                "groups": [
+                    {
+                        "name": g,
+                        "versions": [{"groupVersion": f"{g}/v1", "version": "v1"}],
+                        "preferredVersion": {"groupVersion": f"{g}/v1", "version": "v1"},
+                    }
+                    for g in groups
+                ],
+            },
+            "/api/v1": self._resources(
+                "v1",
+                {
+                    "secrets": "Secret",
+                    "services": "Service",
+                    "configmaps": "ConfigMap",
+                    "pods": "Pod",
+                    "serviceaccounts": "ServiceAccount",
+                },
+            ),
+            "/apis/apps/v1": self._resources("apps/v1", {"statefulsets": "StatefulSet"}),
+            "/apis/networking.k8s.io/v1": self._resources("networking.k8s.io/v1", {"networkpolicies": "NetworkPolicy"}),
+        }
+
+    def log_message(self, *args: object) -> None:
+        return
+
+    def _send(self, code: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        path = self.path.partition("?")[0]
+        routes = self.routes()
+        if path in routes:
+            return self._send(200, routes[path])
+        parts = path.strip("/").split("/")
+        if parts[:2] == ["api", "v1"] and len(parts) >= 5 and parts[4] == "secrets":
+            if len(parts) == 5:
+                return self._send(200, {"kind": "SecretList", "apiVersion": "v1", "metadata": {}, "items": []})
+            if parts[5] in self.secrets:
+                meta = {
+                    "name": parts[5],
+                    "namespace": parts[3],
+                    # owned by the release, as after a real install (Helm 4 checks before a dry run)
+                    "labels": {"app.kubernetes.io/managed-by": "Helm"},
+                    "annotations": {
+                        "meta.helm.sh/release-name": "clipper",
+                        "meta.helm.sh/release-namespace": "clipper",
+                    },
+                }
+                return self._send(
+                    200, {"kind": "Secret", "apiVersion": "v1", "metadata": meta, "data": self.secrets[parts[5]]}
+                )
+        return self._send(
+            404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}
+        )
+
+
+@pytest.fixture
+def fake_cluster(tmp_path: Path) -> Iterator[tuple[Path, dict[str, dict[str, str]]]]:
+    secrets: dict[str, dict[str, str]] = {}
+    handler = type("Handler", (FakeKubeAPI,), {"secrets": secrets})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "fake", "cluster": {"server": f"http://127.0.0.1:{server.server_address[1]}"}}],
+                "users": [{"name": "fake", "user": {"token": "fake"}}],
+                "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake", "namespace": "clipper"}}],
+                "current-context": "fake",
+            }
+        )
+    )
+    kubeconfig.chmod(0o600)
+    try:
+        yield kubeconfig, secrets
+    finally:
+        server.shutdown()
+
+
+def render_against(kubeconfig: Path, helm: str, *sets: str) -> subprocess.CompletedProcess[str]:
+    """`helm template --dry-run=server`: lookup sees the fake cluster (Helm 3.13+ and Helm 4)."""
+    args = [str(Helm(helm).binary), "template", "clipper", str(chart_path(CHART)), "-n", "clipper"]
+    args += ["--kubeconfig", str(kubeconfig), "--dry-run=server", "--disable-openapi-validation"]
+    for s in sets:
+        args += ["--set", s]
+    return subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+
+
+LOOKUP_HELMS = ["helm4", "helm3"]
+
+
+@pytest.mark.parametrize("helm", LOOKUP_HELMS)
+def test_generated_password_is_reused_on_upgrade(fake_cluster: tuple[Path, dict], helm: str) -> None:
+    kubeconfig, secrets = fake_cluster
+    stored = base64.b64encode(b"generated-at-install").decode()
+    secrets[FULL] = {"redis-password": stored}
+    runs = [render_against(kubeconfig, helm) for _ in range(2)]
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+    docs = [parse_manifests(run.stdout) for run in runs]
+    for d in docs:
+        assert find(d, "Secret", FULL)["data"] == {"redis-password": stored}, "the stored password must be kept"
+    assert annotations(docs[0])["checksum/secret"] == annotations(docs[1])["checksum/secret"], "no restart"
+
+
+@pytest.mark.parametrize("helm", LOOKUP_HELMS)
+def test_existing_secret_without_key_fails_instead_of_rotating(fake_cluster: tuple[Path, dict], helm: str) -> None:
+    kubeconfig, secrets = fake_cluster
+    secrets[FULL] = {"password": base64.b64encode(b"x").decode()}
+    run = render_against(kubeconfig, helm)
+    assert run.returncode != 0
+    assert f'Secret {FULL} exists but has no key "redis-password"' in run.stderr
+    assert "add the key with the current password" in run.stderr
+
+
+@pytest.mark.parametrize("helm", LOOKUP_HELMS)
+def test_user_secret_without_key_fails(fake_cluster: tuple[Path, dict], helm: str) -> None:
+    kubeconfig, secrets = fake_cluster
+    secrets["vault-redis"] = {"other": base64.b64encode(b"x").decode()}
+    run = render_against(kubeconfig, helm, "auth.existingSecret=vault-redis")
+    assert run.returncode != 0
+    assert 'Secret vault-redis in namespace clipper has no key "redis-password"' in run.stderr
+    assert "set auth.existingSecretPasswordKey" in run.stderr
+    secrets["vault-redis"]["redis-password"] = base64.b64encode(b"x").decode()
+    assert render_against(kubeconfig, helm, "auth.existingSecret=vault-redis").returncode == 0
+
+
+def test_explicit_password_replaces_stored_one(fake_cluster: tuple[Path, dict]) -> None:
+    kubeconfig, secrets = fake_cluster
+    secrets[FULL] = {"redis-password": base64.b64encode(b"old").decode()}
+    run = render_against(kubeconfig, "helm4", "auth.password=new")
+    assert run.returncode == 0, run.stderr
+    assert base64.b64decode(find(parse_manifests(run.stdout), "Secret", FULL)["data"]["redis-password"]) == b"new"
