@@ -32,7 +32,12 @@ def render(
     helm: str = "helm4",
     kube_version: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Render a chart (optionally with examples/values-<env>.yaml, then `values`) to objects."""
+    """Render a chart (optionally with examples/values-<env>.yaml, then `values`) to objects.
+
+    Helm 3.12 assumes Kubernetes 1.27 offline, below the charts' kubeVersion floor, so it renders
+    for 1.29 unless told otherwise (against a cluster Helm uses the server's version)."""
+    if kube_version is None and helm == "helm3-oldest":
+        kube_version = "1.29.0"
     files = [example(chart, env)] if env else []
     text = Helm(helm).template(
         chart_path(chart), files, values, release=release, namespace=namespace, kube_version=kube_version

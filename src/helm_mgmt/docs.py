@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -16,7 +17,10 @@ class DocsError(RuntimeError):
 
 
 def generate(chart_dir: Path) -> str:
-    """Run helm-docs (strict: every value documented) on a chart dir; return the README text."""
+    """Run helm-docs on a chart dir; return the README text.
+
+    helm-docs' own strict mode is not used: v1.14 reports every key as undocumented, skips the
+    chart and still exits 0 (norwoodj/helm-docs#228). `undocumented_keys` checks instead."""
     proc = subprocess.run(
         [
             str(ensure_helm_docs()),
@@ -24,7 +28,6 @@ def generate(chart_dir: Path) -> str:
             str(chart_dir.parent),
             "--chart-to-generate",
             str(chart_dir),
-            "--documentation-strict-mode",
             "--skip-version-footer",
             "--log-level",
             "error",
@@ -43,7 +46,42 @@ def expected_readme(chart: Chart) -> str:
     with tempfile.TemporaryDirectory(prefix="helm-docs-") as tmp:
         copy = Path(tmp) / chart.path.name
         shutil.copytree(chart.path, copy, ignore=shutil.ignore_patterns("charts"))
+        (copy / "README.md").unlink(missing_ok=True)
         return generate(copy)
+
+
+_KEY = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z0-9_.\-\"']+):(?:\s|$)")
+
+
+def undocumented_keys(values_file: Path) -> list[str]:
+    """Dotted paths of values.yaml keys that have no `# --` comment, neither on themselves nor on
+    an enclosing key (a documented map documents everything inside it). List items are values."""
+    missing: list[str] = []
+    stack: list[tuple[int, str, bool]] = []  # (indent, key, documented)
+    comment_block: list[str] = []
+    lines = values_file.read_text().splitlines()
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            comment_block.append(stripped)
+            continue
+        match = _KEY.match(line)
+        if not match or stripped.startswith("- "):
+            comment_block = [] if stripped else comment_block
+            continue
+        indent = len(match.group("indent"))
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        documented = any(c.startswith("# --") for c in comment_block) or any(d for _, _, d in stack)
+        path = ".".join([k for _, k, _ in stack] + [match.group("key")])
+        rest = line[match.end():].strip()
+        nxt = next((n for n in lines[i + 1 :] if n.strip() and not n.strip().startswith("#")), "")
+        is_parent = not rest and len(nxt) - len(nxt.lstrip()) > indent and not nxt.strip().startswith("- ")
+        if not is_parent and not documented:
+            missing.append(path)
+        stack.append((indent, match.group("key"), documented))
+        comment_block = []
+    return missing
 
 
 def regenerate_all() -> list[Path]:

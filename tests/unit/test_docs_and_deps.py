@@ -8,7 +8,7 @@ import difflib
 import pytest
 
 from helm_mgmt.charts import application_charts, stale_dependencies
-from helm_mgmt.docs import expected_readme
+from helm_mgmt.docs import expected_readme, undocumented_keys
 
 
 @pytest.mark.helm
@@ -20,6 +20,21 @@ def test_readme_matches_values_comments(chart):
         difflib.unified_diff(committed.splitlines(True), fresh.splitlines(True), "committed", "generated")
     )
     assert not diff, f"{chart.name}/README.md is out of date; run `helm-mgmt docs`:\n{diff[:3000]}"
+
+
+@pytest.mark.parametrize("chart", application_charts(), ids=lambda c: c.name)
+def test_every_value_has_a_doc_comment(chart):
+    missing = undocumented_keys(chart.path / "values.yaml")
+    assert not missing, f"{chart.name}/values.yaml keys without a `# --` comment: {missing}"
+
+
+def test_undocumented_key_detection(tmp_path):
+    values = tmp_path / "values.yaml"
+    values.write_text(
+        "# -- documented map\nconfig:\n  a: 1\nimage:\n  # -- the tag\n  tag: x\n  repository: y\n"
+        "list:\n  - a: 1\n"
+    )
+    assert undocumented_keys(values) == ["image.repository", "list"]
 
 
 @pytest.mark.helm
