@@ -706,6 +706,12 @@ def test_helm_test_pod(default: list[dict[str, Any]]) -> None:
     assert " -a " not in script
 
 
+def test_helm_tests_can_be_disabled() -> None:
+    docs = render(CHART, {"tests": {"enabled": False}})
+    assert not [d for d in docs if "helm.sh/hook" in (d["metadata"].get("annotations") or {})]
+    assert find(docs, "NetworkPolicy", FULL)
+
+
 # --- schema and examples ---------------------------------------------------------------------
 
 
