@@ -47,6 +47,16 @@ CASES = [
     ("readiness-timeout-below-ping", {"readinessProbe": {"timeoutSeconds": 3}}, ["timeoutSeconds"]),
     ("store-kind-unknown", {"externalSecret": {"secretStoreRef": {"kind": "VaultStore"}}}, ["kind"]),
     ("anti-affinity-preset-unknown", {"podAntiAffinityPreset": "maybe"}, ["podAntiAffinityPreset"]),
+    ("security-context-typo", {"securityContext": {"runAsNonroot": True}}, ["runAsNonroot"]),
+    (
+        "scale-policy-unknown-type",
+        {
+            "autoscaling": {
+                "behavior": {"scaleUp": {"policies": [{"type": "Percentage", "value": 1, "periodSeconds": 1}]}}
+            }
+        },
+        ["type"],
+    ),
     ("migration-hook-unknown", {"migrations": {"hooks": "pre-rollback"}}, ["hooks"]),
     # --- template checks: the message names the value and the fix
     (
