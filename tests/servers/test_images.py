@@ -73,6 +73,7 @@ EXPECTED_CONFIG = {
         "User": "10001:10001", "Entrypoint": ["python3", "/opt/backend-double/server.py"],
         "WorkingDir": "/app", "ExposedPorts": {"8080/tcp": {}},
     },
+    "toolbox": {"User": "10001:10001", "Entrypoint": None, "Cmd": ["sh"], "WorkingDir": "/"},
 }
 
 
@@ -150,10 +151,25 @@ def wait_postgres(container: Container) -> None:
 def test_postgres_initialises_and_serves_with_password_auth(
     bundle: Callable[[str], Path], netns: NetNS, tmp_path: Path
 ) -> None:
-    pgdata, volumes = postgres_volumes(tmp_path)
+    """As the postgres chart runs it: PGDATA below an fsGroup-owned volume, a mounted config_file."""
+    volume, volumes = postgres_volumes(tmp_path)
+    os.chown(volume, 0, 999)
+    volume.chmod(0o2775)
+    pgdata = volume / "pgdata"
+    config = tmp_path / "etc-postgresql"
+    config.mkdir()
+    (config / "postgresql.conf").write_text(
+        "hba_file = '/var/lib/postgresql/data/pgdata/pg_hba.conf'\n"
+        "listen_addresses = '*'\nmax_connections = 120\n"
+    )
     spec = RunSpec(
-        args=["docker-entrypoint.sh", "postgres", "-c", "max_connections=150"],
-        env=POSTGRES_ENV, tmpfs=POSTGRES_TMPFS, volumes=volumes,
+        args=[
+            "docker-entrypoint.sh", "postgres",
+            "-c", "config_file=/etc/postgresql/postgresql.conf", "-c", "work_mem=8MB",
+        ],
+        env={**POSTGRES_ENV, "PGDATA": "/var/lib/postgresql/data/pgdata"},
+        tmpfs=POSTGRES_TMPFS,
+        volumes=(*volumes, Volume(config, "/etc/postgresql", readonly=True)),
     )
     log = tmp_path / "postgres.log"
     with running(bundle("postgres"), tmp_path / "runc", netns, spec, log) as pg:
@@ -166,7 +182,8 @@ def test_postgres_initialises_and_serves_with_password_auth(
         assert distance.stdout.strip() == "1", distance.stderr
         checks = psql(pg, "SELECT length(gen_random_bytes(8)), similarity('clipper', 'clipper'), current_user")
         assert checks.stdout.strip() == "8|1|app", checks.stderr
-        assert psql(pg, "SHOW max_connections").stdout.strip() == "150"
+        assert psql(pg, "SHOW max_connections").stdout.strip() == "120"
+        assert psql(pg, "SHOW work_mem").stdout.strip() == "8MB"
         assert psql(pg, "SHOW listen_addresses").stdout.strip() == "*"
         assert psql(pg, "SHOW password_encryption").stdout.strip() == "scram-sha-256"
         wrong = psql(pg, "SELECT 1", password="wrong")
@@ -247,6 +264,11 @@ def test_frontend_serves_as_uid_101_on_a_read_only_root(
         assert len(pids) >= 2, "expected an nginx master and at least one worker"
         assert {process_ids(pid) for pid in pids} == {(101, 101)}
         assert nginx.exec("touch", "/usr/share/nginx/html/x").returncode != 0, "the root must be read-only"
+        # What the charts' helm test runs in the toolbox image.
+        probe = RunSpec(args=["sh", "-c", "wget -S -O /dev/null -T 10 http://127.0.0.1:8080/health.html"])
+        toolbox = Container(bundle("toolbox"), tmp_path / "runc", netns, probe, tmp_path / "toolbox.log")
+        assert toolbox.run_to_exit(timeout=60) == 0, toolbox.log.read_text()
+        assert "HTTP/1.1 200" in toolbox.log.read_text()
 
     # Port 80 works without root once the pod allows unprivileged ports (a safe sysctl).
     assert netns.run("sysctl", "-w", "net.ipv4.ip_unprivileged_port_start=0").returncode == 0

@@ -220,6 +220,26 @@ python3 -m py_compile /opt/backend-double/server.py
             ports=("8080/tcp",),
         ),
     ),
+    # The image of the charts' helm-test pods in the local values (their default is busybox): sh and wget.
+    Recipe(
+        name="toolbox",
+        reference="clipper.local/toolbox:local",
+        suite="trixie",
+        packages=("wget",),
+        files=(),
+        setup="""
+groupadd --gid 10001 toolbox
+useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin toolbox
+""",
+        config=ImageConfig(
+            user="10001:10001",
+            entrypoint=(),
+            cmd=("sh",),
+            env=(f"PATH={BASE_PATH}",),
+            workdir="/",
+            ports=(),
+        ),
+    ),
 )
 
 IMAGES: dict[str, str] = {recipe.name: recipe.reference for recipe in RECIPES}
@@ -255,7 +275,7 @@ def archive_path(recipe: Recipe) -> Path:
     return cache_root() / "images" / f"{recipe.name}-{tag}-{image_key(recipe)}" / f"{recipe.name}.tar"
 
 
-class _Step:
+class _StepRunner:
     """Runs the commands of one build, logging them and reporting progress with elapsed seconds."""
 
     def __init__(self, recipe: Recipe, log: Path, progress: Progress) -> None:
@@ -326,7 +346,7 @@ def _drop_stale(current: Path) -> None:
             _remove(other)
 
 
-def _rootfs(recipe: Recipe, step: _Step) -> Path:
+def _rootfs(recipe: Recipe, step: _StepRunner) -> Path:
     """The cached debootstrap result for this recipe, bootstrapping it if absent."""
     target = cache_root() / "rootfs" / f"{recipe.name}-{recipe.suite}-{rootfs_key(recipe)}"
     if target.is_dir():
@@ -346,7 +366,7 @@ def _rootfs(recipe: Recipe, step: _Step) -> Path:
     return target
 
 
-def _write_image(recipe: Recipe, rootfs: Path, out_dir: Path, step: _Step) -> Path:
+def _write_image(recipe: Recipe, rootfs: Path, out_dir: Path, step: _StepRunner) -> Path:
     staging = out_dir / "rootfs"
     step.run("copy root filesystem", ["cp", "-a", "--reflink=auto", str(rootfs), str(staging)])
     for source, dest, mode in recipe.files:
@@ -407,7 +427,7 @@ def build_image(recipe: Recipe, progress: Progress = stderr_progress) -> Path:
         raise ImageBuildError(f"image {recipe.name}: building needs root (debootstrap, chroot, chown)")
     log = logs_dir() / f"images-{recipe.name}.log"
     log.write_text(f"building {recipe.reference} into {archive}\n")
-    step = _Step(recipe, log, progress)
+    step = _StepRunner(recipe, log, progress)
     progress(f"{recipe.name}: building {recipe.reference} (log: {log})")
     rootfs = _rootfs(recipe, step)
     work = archive.parent.with_name(archive.parent.name + ".partial")

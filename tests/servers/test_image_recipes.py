@@ -1,0 +1,77 @@
+"""Plain tests of the image builder's cache keys and errors (no root, no build)."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from helm_mgmt.localcluster import images
+
+
+def recipe_with_file(path: Path) -> images.Recipe:
+    frontend = next(recipe for recipe in images.RECIPES if recipe.name == "frontend")
+    return dataclasses.replace(frontend, files=((path, "/etc/nginx/nginx.conf", 0o644),))
+
+
+def test_every_image_has_a_fixed_tag_under_clipper_local() -> None:
+    assert set(images.IMAGES) == {"postgres", "redis", "frontend", "backend-double", "toolbox"}
+    for reference in images.IMAGES.values():
+        assert reference.startswith("clipper.local/")
+        assert not reference.endswith(":latest")
+    assert images.IMAGES["postgres"] == "clipper.local/postgres:17-pgvector"
+    assert images.IMAGES["redis"] == "clipper.local/redis:7"
+
+
+def test_support_files_exist() -> None:
+    for recipe in images.RECIPES:
+        for source, dest, _mode in recipe.files:
+            assert source.is_file(), f"{recipe.name}: {source} (for {dest}) is missing"
+
+
+def test_image_key_follows_file_content_but_rootfs_key_does_not(tmp_path: Path) -> None:
+    conf = tmp_path / "nginx.conf"
+    conf.write_text("events {}\n")
+    recipe = recipe_with_file(conf)
+    key, rootfs_key = images.image_key(recipe), images.rootfs_key(recipe)
+    assert images.image_key(recipe) == key
+    conf.write_text("events { worker_connections 10; }\n")
+    assert images.image_key(recipe) != key
+    assert images.rootfs_key(recipe) == rootfs_key
+
+
+def test_packages_change_both_keys(tmp_path: Path) -> None:
+    conf = tmp_path / "nginx.conf"
+    conf.write_text("events {}\n")
+    recipe = recipe_with_file(conf)
+    other = dataclasses.replace(recipe, packages=(*recipe.packages, "curl"))
+    assert images.rootfs_key(other) != images.rootfs_key(recipe)
+    assert images.image_key(other) != images.image_key(recipe)
+
+
+def test_a_failed_step_names_the_step_and_the_log(tmp_path: Path) -> None:
+    log = tmp_path / "build.log"
+    log.write_text("")
+    messages: list[str] = []
+    runner = images._StepRunner(images.RECIPES[0], log, messages.append)
+    with pytest.raises(images.ImageBuildError) as err:
+        runner.run("umoci insert", ["sh", "-c", "echo layer too big >&2; exit 3"])
+    text = str(err.value)
+    assert "image postgres: step 'umoci insert' failed (exit 3)" in text
+    assert f"log: {log}" in text
+    assert "layer too big" in text
+    assert messages and messages[0].startswith("postgres: umoci insert (")
+
+
+def test_archive_config_digest_reads_the_docker_archive_manifest(tmp_path: Path) -> None:
+    archive = tmp_path / "image.tar"
+    manifest = json.dumps([{"Config": "abc123.json", "RepoTags": ["clipper.local/x:1"], "Layers": []}]).encode()
+    with tarfile.open(archive, "w") as tar:
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(manifest)
+        tar.addfile(info, io.BytesIO(manifest))
+    assert images.archive_config_digest(archive) == "sha256:abc123"
