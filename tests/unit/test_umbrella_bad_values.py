@@ -1,0 +1,129 @@
+"""Values the umbrella chart must refuse: cross-chart checks (connection budget, external servers,
+competing ingresses), site routing (host, TLS, issuer, /debug, Ingress vs HTTPRoute) and its schema.
+Each message names the value and, for the template checks, says how to fix it."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import render
+
+from helm_mgmt.helm import HelmError
+
+HELMS = ["helm4", "helm3-oldest"]
+
+
+def render_error(values: dict, helm: str) -> str:
+    """Helm's error for `values` (a supported Kubernetes version is named: Helm 3.12 defaults to 1.27)."""
+    try:
+        render("clipper", values, helm=helm, kube_version="1.29.0")
+    except HelmError as err:
+        return err.stderr
+    pytest.fail(f"clipper rendered although the values were invalid: {values}")
+
+
+CASES = [
+    (
+        "ingress-without-host",
+        {"global": {"host": ""}, "ingress": {"hosts": []}},
+        ["the site has no host", "set global.host"],
+    ),
+    (
+        "tls-without-secret-name",
+        {"ingress": {"tls": [{"hosts": ["clpr.tv"]}]}},
+        ["ingress.tls[0] has no secretName", "name the Secret"],
+    ),
+    (
+        "tls-with-empty-issuer",
+        {"ingress": {"certManager": {"issuer": ""}}},
+        ["ingress.certManager.issuer is empty", "name the issuer"],
+    ),
+    (
+        "ingress-and-httproute",
+        {"httpRoute": {"enabled": True}},
+        ["ingress.enabled and httpRoute.enabled are both true", "httpRoute.allowWithIngress=true"],
+    ),
+    (
+        "httproute-without-parent",
+        {"ingress": {"enabled": False}, "httpRoute": {"enabled": True, "parentRefs": []}},
+        ["httpRoute.parentRefs is empty", "name the Gateway"],
+    ),
+    (
+        "max-connections-below-hpa",
+        {"backend": {"autoscaling": {"maxReplicas": 20}}, "postgres": {"config": {"maxConnections": 300}}},
+        [
+            "postgres.config.maxConnections (300)",
+            "backend.autoscaling.maxReplicas (20)",
+            "= 510",
+            "raise postgres.config.maxConnections to 510",
+        ],
+    ),
+    (
+        "max-connections-below-replicas",
+        {"backend": {"autoscaling": {"enabled": False}, "replicaCount": 12}},
+        ["postgres.config.maxConnections (300)", "backend.replicaCount (12)", "= 310"],
+    ),
+    (
+        "external-postgres-without-host",
+        {"postgres": {"enabled": False}},
+        ["backend.database.host is empty", "set backend.database.host"],
+    ),
+    (
+        "external-redis-without-host",
+        {"redis": {"enabled": False}},
+        ["backend.redis.host is empty", "set backend.redis.host"],
+    ),
+    (
+        "subchart-ingress-on-site-host",
+        {"backend": {"ingress": {"enabled": True}}},
+        [
+            "backend.ingress.enabled is true for host clpr.tv",
+            "compete for one TLS secret",
+            "backend.ingress.enabled=false",
+        ],
+    ),
+    (
+        "frontend-ingress-on-site-host",
+        {"frontend": {"ingress": {"enabled": True}}},
+        ["frontend.ingress.enabled is true for host clpr.tv", "compete for one TLS secret"],
+    ),
+    (
+        "debug-routed-to-backend",
+        {"ingress": {"backendPaths": [{"path": "/debug", "pathType": "Prefix"}]}},
+        ['"/debug"', "expose /debug", "route only the public backend paths"],
+    ),
+    (
+        "root-routed-to-backend",
+        {"ingress": {"backendPaths": [{"path": "/", "pathType": "Prefix"}]}},
+        ['"/"', "expose /debug"],
+    ),
+    (
+        "ingress-without-frontend",
+        {"frontend": {"enabled": False}},
+        ["frontend.enabled is false", "enable the frontend or disable ingress.enabled"],
+    ),
+    ("unknown-key", {"ingres": {"enabled": True}}, ["ingres"]),
+    ("unknown-ingress-key", {"ingress": {"clusterIssuer": "x"}}, ["clusterIssuer"]),
+    ("host-not-a-dns-name", {"global": {"host": "https://clpr.tv/"}}, ["host"]),
+    ("issuer-kind-unknown", {"ingress": {"certManager": {"issuerKind": "Vault"}}}, ["issuerKind"]),
+    (
+        "path-type-implementation-specific",
+        {"ingress": {"backendPaths": [{"path": "/api", "pathType": "ImplementationSpecific"}]}},
+        ["pathType"],
+    ),
+    ("subchart-not-an-object", {"backend": "off"}, ["backend"]),
+    # subchart schemas and checks still apply inside the umbrella
+    ("frontend-port-zero", {"frontend": {"containerPort": 0}}, ["containerPort"]),
+    (
+        "frontend-min-above-max",
+        {"frontend": {"autoscaling": {"minReplicas": 11, "maxReplicas": 10}}},
+        ["autoscaling.minReplicas (11)", "autoscaling.maxReplicas (10)", "lower minReplicas or raise maxReplicas"],
+    ),
+]
+
+
+@pytest.mark.parametrize("helm", HELMS)
+@pytest.mark.parametrize(("values", "fragments"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_umbrella_refuses_bad_values(values, fragments, helm):
+    message = render_error(values, helm)
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in:\n{message}"
