@@ -5,7 +5,8 @@ A budget that the workload can never satisfy blocks every node drain, so it is r
 {{- define "clipper-common.pdb" -}}
 {{- $pdb := .ctx.Values.podDisruptionBudget -}}
 {{- if $pdb.enabled }}
-{{- $replicas := int (ternary .ctx.Values.autoscaling.minReplicas .ctx.Values.replicaCount .ctx.Values.autoscaling.enabled) -}}
+{{- $as := .ctx.Values.autoscaling | default dict -}}
+{{- $replicas := int (ternary (dig "minReplicas" 1 $as) .ctx.Values.replicaCount (dig "enabled" false $as)) -}}
 {{- if and (not (kindIs "string" $pdb.minAvailable)) (ge (int $pdb.minAvailable) $replicas) -}}
 {{- fail (printf "podDisruptionBudget.minAvailable (%v) must be lower than the replica count (%v) or node drains block forever: raise the replicas or lower minAvailable" $pdb.minAvailable $replicas) -}}
 {{- end }}
