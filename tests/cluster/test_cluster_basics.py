@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,19 @@ def test_restricted_namespace_rejects_privileged_pod(kubectl: Any, namespace: st
     assert "privileged" in result.stderr
     compliant = pod("compliant", probe_image, ["idle"])
     kubectl("apply", "-n", namespace, "-f", "-", stdin=compliant)
+
+
+def test_metrics_api_reports_node_usage(kubectl: Any) -> None:
+    """metrics-server is registered as metrics.k8s.io and scrapes the kubelet (what an HPA reads)."""
+    deadline = time.monotonic() + 90
+    while True:
+        raw = kubectl("get", "--raw", f"/apis/metrics.k8s.io/v1beta1/nodes/{components.NODE_NAME}", check=False)
+        if raw.returncode == 0:
+            break
+        assert time.monotonic() < deadline, raw.stderr
+        time.sleep(3)
+    usage = json.loads(raw.stdout)["usage"]
+    assert usage["cpu"] and usage["memory"].endswith("Ki")
 
 
 def _iptables_chains() -> str:

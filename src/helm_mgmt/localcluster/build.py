@@ -151,4 +151,5 @@ def metrics_server() -> Path:
         c.METRICS_SERVER_VERSION,
         requires={"sigs.k8s.io/metrics-server": c.METRICS_SERVER_VERSION},
         packages={"metrics-server": "sigs.k8s.io/metrics-server/cmd/metrics-server"},
+        ldflags=f"-X k8s.io/client-go/pkg/version.gitVersion={c.METRICS_SERVER_VERSION}",
     )["metrics-server"]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 
+from helm_mgmt.gobuild import BuildError
 from helm_mgmt.localcluster import cluster, report, teardown
 from helm_mgmt.localcluster.process import ComponentError
 
@@ -13,8 +15,13 @@ from helm_mgmt.localcluster.process import ComponentError
 def _up(args: argparse.Namespace) -> int:
     try:
         cluster.up()
-    except ComponentError as err:
+    except (ComponentError, BuildError) as err:
         print(f"cluster up failed: {err}", file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError as err:
+        print(
+            f"cluster up failed: {' '.join(map(str, err.cmd))} exited {err.returncode}: {err.stderr}", file=sys.stderr
+        )
         return 1
     return 0
 

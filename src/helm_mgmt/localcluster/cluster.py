@@ -15,6 +15,7 @@ from helm_mgmt.localcluster import (
     controlplane,
     dns,
     kubeapi,
+    metrics,
     network,
     node,
     pause,
@@ -55,7 +56,12 @@ def _ensure_host_packages() -> None:
 def binaries() -> dict[str, Path]:
     """Every program the cluster runs, built into the cache on first use."""
     started = time.monotonic()
-    bins = {**build.kubernetes(), "etcd": build.etcd(), "coredns": build.coredns()}
+    bins = {
+        **build.kubernetes(),
+        "etcd": build.etcd(),
+        "coredns": build.coredns(),
+        "metrics-server": build.metrics_server(),
+    }
     process.progress(f"binaries ready after {time.monotonic() - started:.0f}s")
     return bins
 
@@ -104,6 +110,8 @@ def up() -> Path:
     process.start("provisioner", [sys.executable, "-m", "helm_mgmt.localcluster.provisioner"])
     kubeapi.create_if_absent("/apis/storage.k8s.io/v1/storageclasses", storage.storage_class())
     node.wait_ready()
+    process.progress("starting metrics-server")
+    metrics.start(bins["metrics-server"])
     _announce()
     return kubeconfig_path()
 

@@ -31,6 +31,7 @@ COMPONENTS = (
     "kube-proxy",
     "coredns",
     "provisioner",
+    "metrics-server",
 )
 BRIDGE = "clipper0"
 BRIDGE_CIDR = "10.244.0.1/24"

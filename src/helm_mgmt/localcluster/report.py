@@ -18,6 +18,7 @@ def _binary(name: str) -> Path | None:
     candidates = {
         "etcd": bin_dir("etcd", c.ETCD_VERSION) / "etcd",
         "coredns": bin_dir("coredns", c.COREDNS_VERSION) / "coredns",
+        "metrics-server": bin_dir("metrics-server", c.METRICS_SERVER_VERSION) / "metrics-server",
     }
     path = candidates.get(name, bin_dir("kubernetes", c.KUBERNETES_VERSION) / name)
     return path if path.exists() else None
