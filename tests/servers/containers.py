@@ -36,8 +36,11 @@ class Volume:
 class RunSpec:
     args: list[str] | None = None
     env: dict[str, str] = field(default_factory=dict)
-    tmpfs: tuple[str, ...] = ()
+    # Writable directories given to the container like Kubernetes emptyDirs (mode 0777 bind mounts).
+    empty_dirs: tuple[str, ...] = ()
     volumes: tuple[Volume, ...] = ()
+    # (uid, gid) instead of the image's User, like a pod's runAsUser/runAsGroup.
+    user: tuple[int, int] | None = None
 
 
 def unpack(archive: Path, dest: Path) -> Path:
@@ -107,15 +110,18 @@ class Container:
         process["capabilities"] = {kind: [] for kind in ("bounding", "effective", "inheritable", "permitted")}
         if spec.args is not None:
             process["args"] = spec.args
+        if spec.user is not None:
+            process["user"] = {"uid": spec.user[0], "gid": spec.user[1]}
         env = dict(item.split("=", 1) for item in process.get("env", []))
         env.update(spec.env)
         process["env"] = [f"{key}={value}" for key, value in env.items()]
-        for path in spec.tmpfs:
-            cfg["mounts"].append(
-                {"destination": path, "type": "tmpfs", "source": "tmpfs",
-                 "options": ["nosuid", "nodev", "mode=1777", "size=65536k"]}
-            )
-        for volume in spec.volumes:
+        volumes = list(spec.volumes)
+        for index, path in enumerate(spec.empty_dirs):
+            source = self.bundle.parent / f"{self.id}-emptydir-{index}"
+            source.mkdir()
+            source.chmod(0o777)
+            volumes.append(Volume(source, path))
+        for volume in volumes:
             cfg["mounts"].append(
                 {"destination": volume.destination, "type": "bind", "source": str(volume.source),
                  "options": ["rbind", "ro" if volume.readonly else "rw"]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -129,7 +130,7 @@ def postgres_volumes(tmp_path: Path) -> tuple[Path, tuple[Volume, ...]]:
 
 
 POSTGRES_ENV = {"POSTGRES_USER": "app", "POSTGRES_DB": "appdb", "POSTGRES_PASSWORD_FILE": "/run/secrets/pg-password"}
-POSTGRES_TMPFS = ("/var/run/postgresql", "/tmp")
+POSTGRES_EMPTY_DIRS = ("/var/run/postgresql", "/tmp")
 
 
 def psql(container: Container, sql: str, password: str = PG_PASSWORD) -> subprocess.CompletedProcess[str]:
@@ -168,7 +169,7 @@ def test_postgres_initialises_and_serves_with_password_auth(
             "-c", "config_file=/etc/postgresql/postgresql.conf", "-c", "work_mem=8MB",
         ],
         env={**POSTGRES_ENV, "PGDATA": "/var/lib/postgresql/data/pgdata"},
-        tmpfs=POSTGRES_TMPFS,
+        empty_dirs=POSTGRES_EMPTY_DIRS,
         volumes=(*volumes, Volume(config, "/etc/postgresql", readonly=True)),
     )
     log = tmp_path / "postgres.log"
@@ -210,7 +211,7 @@ def test_postgres_refuses_to_initialise_without_a_password(
     pgdata = tmp_path / "pgdata"
     pgdata.mkdir()
     os.chown(pgdata, 999, 999)
-    spec = RunSpec(tmpfs=POSTGRES_TMPFS, volumes=(Volume(pgdata, "/var/lib/postgresql/data"),))
+    spec = RunSpec(empty_dirs=POSTGRES_EMPTY_DIRS, volumes=(Volume(pgdata, "/var/lib/postgresql/data"),))
     container = Container(bundle("postgres"), tmp_path / "runc", netns, spec, tmp_path / "pg.log")
     assert container.run_to_exit() != 0
     assert "set POSTGRES_PASSWORD or POSTGRES_PASSWORD_FILE" in container.log.read_text()
@@ -254,7 +255,7 @@ def test_redis_serves_with_requirepass_from_a_config_file(
 def test_frontend_serves_as_uid_101_on_a_read_only_root(
     bundle: Callable[[str], Path], netns: NetNS, tmp_path: Path
 ) -> None:
-    spec = RunSpec(tmpfs=("/tmp",))
+    spec = RunSpec(empty_dirs=("/tmp",))
     with running(bundle("frontend"), tmp_path / "runc", netns, spec, tmp_path / "nginx.log") as nginx:
         wait_for("nginx on port 8080", lambda: netns.http_get("http://127.0.0.1:8080/health.html")[0] == 200, 30)
         status, body = netns.http_get("http://127.0.0.1:8080/")
@@ -272,7 +273,7 @@ def test_frontend_serves_as_uid_101_on_a_read_only_root(
 
     # Port 80 works without root once the pod allows unprivileged ports (a safe sysctl).
     assert netns.run("sysctl", "-w", "net.ipv4.ip_unprivileged_port_start=0").returncode == 0
-    spec = RunSpec(env={"NGINX_PORT": "80"}, tmpfs=("/tmp",))
+    spec = RunSpec(env={"NGINX_PORT": "80"}, empty_dirs=("/tmp",))
     with running(bundle("frontend"), tmp_path / "runc", netns, spec, tmp_path / "nginx80.log"):
         wait_for("nginx on port 80", lambda: netns.http_get("http://127.0.0.1/health.html")[0] == 200, 30)
 
@@ -283,7 +284,7 @@ def test_backend_double_image_against_postgres_and_redis_images(
     _pgdata, pg_volumes = postgres_volumes(tmp_path)
     _data, redis_vols = redis_volumes(tmp_path)
     state = tmp_path / "runc"
-    pg_spec = RunSpec(env=POSTGRES_ENV, tmpfs=POSTGRES_TMPFS, volumes=pg_volumes)
+    pg_spec = RunSpec(env=POSTGRES_ENV, empty_dirs=POSTGRES_EMPTY_DIRS, volumes=pg_volumes)
     redis_spec = RunSpec(args=["docker-entrypoint.sh", "/usr/local/etc/redis/redis.conf"], volumes=redis_vols)
     double_spec = RunSpec(
         env={
@@ -291,7 +292,7 @@ def test_backend_double_image_against_postgres_and_redis_images(
             "DB_PASSWORD": PG_PASSWORD, "REDIS_HOST": "127.0.0.1", "REDIS_PASSWORD": REDIS_PASSWORD,
             "MFA_ENCRYPTION_KEY": "k" * 32, "EXPORT_DIR": "/exports",
         },
-        tmpfs=("/exports",),
+        empty_dirs=("/exports",),
     )
     with (
         running(bundle("postgres"), state, netns, pg_spec, tmp_path / "pg.log") as pg,
@@ -312,3 +313,9 @@ def test_backend_double_image_against_postgres_and_redis_images(
             assert netns.http_get("http://127.0.0.1:8081/debug/metrics")[0] == 401
             double.signal("SIGTERM")
             assert double.wait_stopped(10) < 5
+
+        # The backend chart runs its pods as uid 65532, which the image does not name: still fine.
+        as_chart = dataclasses.replace(double_spec, user=(65532, 65532))
+        with running(bundle("backend-double"), state, netns, as_chart, tmp_path / "double-65532.log") as double:
+            wait_for("the double as uid 65532", lambda: netns.http_get("http://127.0.0.1:8081/health")[0] == 200, 30)
+            assert process_ids(double.pids()[0]) == (65532, 65532)
