@@ -24,7 +24,7 @@ def checkov_results(tmp_path_factory) -> dict[str, dict]:
     for case in CASES:
         (root / f"{case.id}.yaml").write_text(rendered_text(case))
     proc = subprocess.run(
-        [checkov, "-d", str(root), "--framework", "kubernetes", "--output", "json", "--quiet", "--compact"],
+        [checkov, "-d", str(root), "--framework", "kubernetes", "--output", "json", "--compact"],
         capture_output=True,
         text=True,
         timeout=1200,
