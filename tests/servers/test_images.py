@@ -90,6 +90,10 @@ def test_image_config(archives: dict[str, Path], name: str) -> None:
         assert env["PATH"].startswith("/usr/lib/postgresql/17/bin:")
     if name == "frontend":
         assert env["NGINX_PORT"] == "8080"
+    labels = config["Labels"]
+    assert labels["org.opencontainers.image.title"] == images.IMAGES[name]
+    if name == "backend-double":
+        assert "not Clipper" in labels["org.opencontainers.image.description"]
 
 
 def test_archives_name_their_reference_and_are_reused(archives: dict[str, Path]) -> None:

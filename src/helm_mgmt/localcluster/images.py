@@ -62,6 +62,8 @@ class ImageConfig:
 class Recipe:
     name: str
     reference: str
+    # The image's org.opencontainers.image.description label.
+    description: str
     suite: str
     packages: tuple[str, ...]
     # (source file, absolute destination in the image, mode)
@@ -82,10 +84,8 @@ COMMON_PRUNE = (
     "usr/share/lintian",
     "usr/share/bug",
     "var/lib/apt/lists",
-    "var/cache/apt",
     "var/cache/debconf/templates.dat-old",
     "var/cache/debconf/config.dat-old",
-    "var/log",
     "etc/hostname",
     "etc/resolv.conf",
 )
@@ -112,6 +112,7 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe(
         name="postgres",
         reference="clipper.local/postgres:17-pgvector",
+        description="PostgreSQL 17 with pgvector from Debian trixie, after the official postgres image contract",
         suite="trixie",
         packages=("postgresql-17", "postgresql-17-pgvector"),
         files=((SUPPORT_DIR / "postgres-entrypoint.sh", "/usr/local/bin/docker-entrypoint.sh", 0o755),),
@@ -150,6 +151,7 @@ chmod 3777 /run/postgresql
     Recipe(
         name="redis",
         reference="clipper.local/redis:7",
+        description="Redis 7 from Debian bookworm, after the official redis image contract",
         suite="bookworm",
         packages=("redis-server",),
         files=((SUPPORT_DIR / "redis-entrypoint.sh", "/usr/local/bin/docker-entrypoint.sh", 0o755),),
@@ -171,6 +173,7 @@ chown 999:999 /data
     Recipe(
         name="frontend",
         reference="clipper.local/frontend:local",
+        description="nginx serving a placeholder page and /health.html as a non-root user; not the Clipper frontend",
         suite="trixie",
         packages=("nginx-light",),
         files=(
@@ -196,6 +199,7 @@ rm -rf /etc/nginx/sites-enabled /etc/nginx/sites-available /etc/nginx/conf.d /va
     Recipe(
         name="backend-double",
         reference="clipper.local/backend-double:local",
+        description="Backend contract double for tests (health, start-up checks, data paths); not Clipper",
         suite="trixie",
         packages=("python3", "python3-psycopg2", "python3-redis"),
         files=((BACKEND_DOUBLE_SRC / "server.py", "/opt/backend-double/server.py", 0o644),),
@@ -224,6 +228,7 @@ python3 -m py_compile /opt/backend-double/server.py
     Recipe(
         name="toolbox",
         reference="clipper.local/toolbox:local",
+        description="sh and wget for helm test pods",
         suite="trixie",
         packages=("wget",),
         files=(),
@@ -265,7 +270,7 @@ def image_key(recipe: Recipe) -> str:
     contents = [path.read_bytes() for path, _dest, _mode in recipe.files]
     files = [(dest, mode) for _path, dest, mode in recipe.files]
     return _digest(
-        FORMAT_VERSION, rootfs_key(recipe), recipe.reference, files, *contents,
+        FORMAT_VERSION, rootfs_key(recipe), recipe.reference, recipe.description, files, *contents,
         recipe.setup, asdict(recipe.config), COMMON_PRUNE, recipe.prune,
     )
 
@@ -378,6 +383,7 @@ def _write_image(recipe: Recipe, rootfs: Path, out_dir: Path, step: _StepRunner)
     for pattern in (*COMMON_PRUNE, *recipe.prune):
         for path in staging.glob(pattern):
             _remove(path)
+    # Emptied, not removed: a runtime mounts /dev, and the rest are expected to exist.
     for directory in ("dev", "tmp", "var/log", "var/cache/apt"):
         _remove(staging / directory)
         (staging / directory).mkdir(parents=True)
@@ -396,6 +402,8 @@ def _write_image(recipe: Recipe, rootfs: Path, out_dir: Path, step: _StepRunner)
         f"--config.user={cfg.user}",
         f"--config.workingdir={cfg.workdir}",
         f"--config.stopsignal={cfg.stop_signal}",
+        f"--config.label=org.opencontainers.image.title={recipe.reference}",
+        f"--config.label=org.opencontainers.image.description={recipe.description}",
         "--history.created_by", f"helm-mgmt images: debootstrap {recipe.suite} {' '.join(recipe.packages)}",
     ]
     config_cmd += [f"--config.entrypoint={arg}" for arg in cfg.entrypoint]
