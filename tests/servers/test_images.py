@@ -288,7 +288,9 @@ def test_backend_double_image_against_postgres_and_redis_images(
     _pgdata, pg_volumes = postgres_volumes(tmp_path)
     _data, redis_vols = redis_volumes(tmp_path)
     state = tmp_path / "runc"
-    pg_spec = RunSpec(env=POSTGRES_ENV, empty_dirs=POSTGRES_EMPTY_DIRS, volumes=pg_volumes)
+    # POSTGRES_PASSWORD itself here; the other postgres tests read it from POSTGRES_PASSWORD_FILE.
+    pg_env = {"POSTGRES_USER": "app", "POSTGRES_DB": "appdb", "POSTGRES_PASSWORD": PG_PASSWORD}
+    pg_spec = RunSpec(env=pg_env, empty_dirs=POSTGRES_EMPTY_DIRS, volumes=pg_volumes)
     redis_spec = RunSpec(args=["docker-entrypoint.sh", "/usr/local/etc/redis/redis.conf"], volumes=redis_vols)
     double_spec = RunSpec(
         env={
