@@ -206,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("test", help="run the test suite (offline by default)")
     p.add_argument("--all", action="store_true", help="also the real-server and cluster tests")
-    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed to pytest")
+    p.add_argument("pytest_args", nargs="*", help="passed to pytest (options too, e.g. -k backend -x)")
     p.set_defaults(func=cmd_test)
 
     p = sub.add_parser("template", help="render a chart after validating its values")
@@ -271,7 +271,12 @@ def main(argv: list[str] | None = None) -> int:
     from helm_mgmt.helm import HelmError
     from helm_mgmt.release import PreflightError
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if args.command != "test":
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.pytest_args = [*extra, *args.pytest_args]
     try:
         return args.func(args)
     except (PreflightError, HelmError) as err:

@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 import jsonschema
 import pytest
 import yaml
-from conftest import chart_path, container, env_map, find, find_all, render
+from charttest import chart_path, container, env_map, find, find_all, render
 
 from helm_mgmt.helm import Helm, HelmError
 

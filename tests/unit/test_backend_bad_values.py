@@ -4,7 +4,7 @@ template checks, the fix). Run on the newest Helm and on the oldest supported on
 from __future__ import annotations
 
 import pytest
-from conftest import render
+from charttest import render
 
 from helm_mgmt.helm import HelmError
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import container, env_map, find, find_all, render
+from charttest import container, env_map, find, find_all, render
 
 CHART = "frontend"
 SELECTOR = {

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import chart_path, container, env_map, find, find_all, render
+from charttest import chart_path, container, env_map, find, find_all, render
 
 pytestmark = pytest.mark.helm
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import render
+from charttest import render
 
 from helm_mgmt.helm import HelmError
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import chart_path, container, env_map, find, find_all, render
+from charttest import chart_path, container, env_map, find, find_all, render
 
 from helm_mgmt.helm import Helm, parse_manifests
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import container, env_map, find, find_all, render
+from charttest import container, env_map, find, find_all, render
 
 CHART = "clipper"
 WORKLOADS = ("Deployment", "StatefulSet", "Job", "CronJob", "Pod")

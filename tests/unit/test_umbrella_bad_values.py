@@ -5,7 +5,7 @@ Each message names the value and, for the template checks, says how to fix it.""
 from __future__ import annotations
 
 import pytest
-from conftest import render
+from charttest import render
 
 from helm_mgmt.helm import HelmError
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: rendering charts with the pinned Helm and finding objects in the output."""
+"""Shared helpers: rendering charts with the pinned Helm and finding objects in the output."""
 
 from __future__ import annotations
 
