@@ -167,7 +167,10 @@ def test_backend_uses_the_wired_services_and_credentials(backend_url, kubectl):
 def test_postgres_accepts_the_secret_password_and_has_extensions(stack, kubectl):
     """psql over TCP (not the local socket) with the password from the Secret the chart wired."""
     query = "SELECT string_agg(extname, ',' ORDER BY extname) FROM pg_extension"
-    cmd = f'PGPASSWORD="$POSTGRES_PASSWORD" psql -h 127.0.0.1 -U "$POSTGRES_USER" -d "$POSTGRES_DB" -tAc "{query}"'
+    cmd = (
+        'PGPASSWORD="$(cat "$POSTGRES_PASSWORD_FILE")" '
+        f'psql -h 127.0.0.1 -U "$POSTGRES_USER" -d "$POSTGRES_DB" -tAc "{query}"'
+    )
     out = kubectl("exec", "-n", stack, f"{RELEASE}-postgres-0", "--", "sh", "-c", cmd).stdout
     assert {"vector", "pgcrypto", "pg_trgm", "ltree"} <= set(out.strip().split(","))
 
