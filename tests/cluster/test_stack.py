@@ -213,6 +213,101 @@ def test_readiness_follows_redis_and_liveness_holds(stack, kubectl):
     assert restarts_after == restarts_before, "liveness restarted a backend while only Redis was down"
 
 
+PROBE_LOOP = """
+i=0; ok=0; fail=0
+while [ $i -lt 3000 ] && [ ! -f /tmp/stop ]; do
+  if wget -q -O /dev/null -T 3 "$URL"; then ok=$((ok+1)); else fail=$((fail+1)); echo "failed request $i"; fi
+  i=$((i+1)); sleep 0.1
+done
+echo "ok=$ok fail=$fail"
+"""
+
+
+def _traffic_pod(namespace: str, url: str, image: str) -> str:
+    """A restricted-compliant pod that requests `url` every 100 ms until /tmp/stop exists."""
+    security = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "rollout-traffic", "namespace": namespace},
+            "spec": {
+                "restartPolicy": "Never",
+                "securityContext": {
+                    "runAsNonRoot": True,
+                    "runAsUser": 10001,
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+                "containers": [
+                    {
+                        "name": "traffic",
+                        "image": image,
+                        "imagePullPolicy": "IfNotPresent",
+                        "command": ["sh", "-c", PROBE_LOOP],
+                        "env": [{"name": "URL", "value": url}],
+                        "securityContext": security,
+                    }
+                ],
+            },
+        }
+    )
+
+
+def _pod_template_annotation(kubectl, name: str) -> str | None:
+    dep = json.loads(kubectl("get", "deployment", name, "-n", NAMESPACE, "-o", "json").stdout)
+    return (dep["spec"]["template"]["metadata"].get("annotations") or {}).get("clipper.test/rollout")
+
+
+def test_rolling_update_has_no_downtime_then_rolls_back(stack, helm, kubectl):
+    """Traffic through the backend Service during `helm upgrade` sees no failed request
+    (maxUnavailable 0, readiness gates, preStop pause); then `helm rollback` and
+    `kubectl rollout undo` each restore the previous pod template."""
+    chart = str(LOCAL_VALUES.parents[1])
+    backend = f"{RELEASE}-backend"
+    url = f"http://{backend}.{stack}.svc.cluster.local:8080/health/ready"
+    kubectl("apply", "-f", "-", stdin=_traffic_pod(stack, url, "clipper.local/toolbox:local"))
+    _wait_for(
+        lambda: (
+            kubectl("get", "pod", "rollout-traffic", "-n", stack, "-o", "jsonpath={.status.phase}").stdout == "Running"
+        ),
+        120,
+        "the traffic pod to run",
+    )
+    time.sleep(3)
+    helm.run(
+        ["upgrade", RELEASE, chart, "-n", stack, "-f", str(LOCAL_VALUES)]
+        + ["--set-string", "backend.podAnnotations.clipper\\.test/rollout=v2", "--wait", "--timeout", "10m"],
+        timeout=700,
+    )
+    kubectl("rollout", "status", f"deployment/{backend}", "-n", stack, "--timeout=300s", timeout=320)
+    time.sleep(3)
+    kubectl("exec", "rollout-traffic", "-n", stack, "--", "touch", "/tmp/stop")
+    _wait_for(
+        lambda: (
+            kubectl("get", "pod", "rollout-traffic", "-n", stack, "-o", "jsonpath={.status.phase}").stdout
+            in ("Succeeded", "Failed")
+        ),
+        60,
+        "the traffic pod to finish",
+    )
+    log = kubectl("logs", "rollout-traffic", "-n", stack).stdout
+    kubectl("delete", "pod", "rollout-traffic", "-n", stack, "--wait=false")
+    summary = re.search(r"ok=(\d+) fail=(\d+)", log)
+    assert summary, log
+    assert int(summary.group(1)) > 50, f"too few requests to judge the rollout: {log[-500:]}"
+    assert int(summary.group(2)) == 0, f"requests failed during the rolling update:\n{log[-2000:]}"
+    assert _pod_template_annotation(kubectl, backend) == "v2"
+
+    history = json.loads(helm.run(["history", RELEASE, "-n", stack, "-o", "json"]).stdout)
+    previous = history[-2]["revision"]
+    helm.run(["rollback", RELEASE, str(previous), "-n", stack, "--wait", "--timeout", "10m"], timeout=700)
+    assert _pod_template_annotation(kubectl, backend) is None
+
+    kubectl("rollout", "undo", f"deployment/{backend}", "-n", stack)
+    kubectl("rollout", "status", f"deployment/{backend}", "-n", stack, "--timeout=300s", timeout=320)
+    assert _pod_template_annotation(kubectl, backend) == "v2"
+
+
 def test_uninstall_removes_every_object(stack, helm, kubectl):
     """Runs last in this module: everything labelled with the release goes, except what the charts
     document as kept (PVCs of the StatefulSets, and the database password Secret with keep policy)."""
