@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from helm_mgmt.localcluster import components, containerd, down, process, report
-from helm_mgmt.localcluster.teardown import mountpoints_under, shim_pids
+from helm_mgmt.localcluster.teardown import NETNS_DIR, created_host_paths, mountpoints_under, shim_pids
 
 RESTRICTED_CONTEXT: dict[str, Any] = {
     "runAsNonRoot": True,
@@ -157,6 +157,7 @@ def test_down_leaves_nothing_behind(kubectl: Any, namespace: str, probe_image: s
     namespaces = containerd.network_namespaces()
     assert namespaces, "a running pod has a network namespace"
     veths = _bridge_ports()
+    host_paths = [path for path in created_host_paths() if path != NETNS_DIR]
     assert down() == []
     assert [pid for pid in pids if process.alive(pid)] == []
     assert shim_pids() == []
@@ -168,4 +169,5 @@ def test_down_leaves_nothing_behind(kubectl: Any, namespace: str, probe_image: s
     remaining = [v for v in veths if subprocess.run(["ip", "link", "show", v], capture_output=True).returncode == 0]
     assert remaining == []
     assert "KUBE-SERVICES" not in _iptables_chains()
+    assert [path for path in host_paths if path.exists()] == []
     assert not components.state_dir().exists()

@@ -149,7 +149,11 @@ def metrics_server() -> Path:
     return build_wrapped(
         "metrics-server",
         c.METRICS_SERVER_VERSION,
-        requires={"sigs.k8s.io/metrics-server": c.METRICS_SERVER_VERSION},
+        requires={
+            "sigs.k8s.io/metrics-server": c.METRICS_SERVER_VERSION,
+            **_shared_client_libraries(),
+            **{mod: c.STAGING_VERSION for mod in ("k8s.io/apiserver", "k8s.io/component-base", "k8s.io/metrics")},
+        },
         packages={"metrics-server": "sigs.k8s.io/metrics-server/cmd/metrics-server"},
         ldflags=f"-X k8s.io/client-go/pkg/version.gitVersion={c.METRICS_SERVER_VERSION}",
     )["metrics-server"]

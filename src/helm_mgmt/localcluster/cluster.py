@@ -89,6 +89,7 @@ def up() -> Path:
     _ensure_host_packages()
     bins = binaries()
     c.state_dir().mkdir(parents=True, exist_ok=True)
+    teardown.record_host_paths()
     pki.ensure()
     network.setup()
     process.progress("starting containerd")

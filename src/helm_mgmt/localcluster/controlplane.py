@@ -103,6 +103,7 @@ def start_controller_manager(binary: Path) -> None:
             f"--service-account-private-key-file={d / 'sa.key'}",
             "--use-service-account-credentials=true",
             f"--service-cluster-ip-range={c.SERVICE_CIDR}",
+            f"--flex-volume-plugin-dir={c.state_dir() / 'kubelet' / 'volume-plugins'}",
         ],
     )
     healthz = "https://127.0.0.1:10257/healthz"

@@ -80,5 +80,7 @@ def start(binary: Path) -> None:
             "--metric-resolution=15s",
         ],
     )
+    livez = f"https://{c.NODE_IP}:{PORT}/livez"
+    process.wait_for(NAME, lambda: process.http_ok(livez), 60, "metrics-server /livez")
     _register()
     process.wait_for(NAME, _available, 120, "metrics.k8s.io APIService Available")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -14,6 +15,42 @@ from helm_mgmt.localcluster import containerd, network, process
 
 KUBELET_CGROUP = "kubepods"
 CONTAINER_LOG_LINKS = Path("/var/log/containers")
+NETNS_DIR = Path("/run/netns")
+# Fixed host paths that kubelet, containerd's CRI and the CNI library create whatever they are told.
+HOST_PATHS = (
+    Path("/var/lib/cni"),
+    NETNS_DIR,
+    CONTAINER_LOG_LINKS,
+    Path("/var/lib/kubelet"),
+    Path("/usr/libexec/kubernetes"),
+)
+
+
+def _host_paths_record() -> Path:
+    return c.state_dir() / "created-host-paths.json"
+
+
+def record_host_paths() -> None:
+    """Remember which fixed host paths do not exist yet, so that ``down`` removes only those."""
+    record = _host_paths_record()
+    if not record.exists():
+        record.write_text(json.dumps([str(path) for path in HOST_PATHS if not path.exists()]))
+
+
+def created_host_paths() -> list[Path]:
+    """The fixed host paths that this cluster created (recorded by ``up``)."""
+    record = _host_paths_record()
+    return [Path(path) for path in json.loads(record.read_text())] if record.exists() else []
+
+
+def _remove_created_host_paths() -> None:
+    for path in created_host_paths():
+        if path == NETNS_DIR:
+            # Shared with `ip netns` users: removed only when nobody has a namespace there.
+            if path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+        else:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def mountpoints_under(root: Path) -> list[str]:
@@ -102,6 +139,7 @@ def down() -> list[str]:
         Path(path).unlink(missing_ok=True)
     problems = _remove_cgroups()
     _remove_container_log_links()
+    _remove_created_host_paths()
     network.teardown()
     problems += [f"still mounted: {point}" for point in mountpoints_under(c.state_dir())]
     if not problems:
