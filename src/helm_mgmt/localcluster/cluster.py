@@ -21,6 +21,7 @@ from helm_mgmt.localcluster import (
     pause,
     pki,
     process,
+    rbac,
     storage,
     teardown,
 )
@@ -99,6 +100,7 @@ def up() -> Path:
     controlplane.start_etcd(bins["etcd"])
     process.progress("starting kube-apiserver")
     controlplane.start_apiserver(bins["kube-apiserver"])
+    rbac.ensure()
     process.progress("starting kube-controller-manager and kube-scheduler")
     controlplane.start_controller_manager(bins["kube-controller-manager"])
     controlplane.start_scheduler(bins["kube-scheduler"])

@@ -20,7 +20,7 @@ def _corefile() -> Path:
     health 127.0.0.1:18080
     ready 127.0.0.1:18181
     kubernetes {zones} {{
-        kubeconfig {pki.kubeconfig("admin")} clipper-kit
+        kubeconfig {pki.kubeconfig("coredns")} clipper-kit
         pods insecure
         fallthrough in-addr.arpa ip6.arpa
         ttl 30

@@ -1,4 +1,4 @@
-"""Minimal Kubernetes API client for the tool itself (admin client certificate, stdlib only)."""
+"""Minimal Kubernetes API client (stdlib only) authenticating with one of the cluster's client certificates."""
 
 from __future__ import annotations
 
@@ -18,15 +18,17 @@ class ApiError(RuntimeError):
         self.status = status
 
 
-def _context() -> ssl.SSLContext:
+def _context(user: str) -> ssl.SSLContext:
     pki = pki_dir()
     ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
-    ctx.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+    ctx.load_cert_chain(str(pki / f"{user}.crt"), str(pki / f"{user}.key"))
     return ctx
 
 
-def request(method: str, path: str, body: dict[str, Any] | None = None, timeout: float = 10) -> Any:
-    """Send one request to the API server and return the decoded JSON (or text) answer."""
+def request(
+    method: str, path: str, body: dict[str, Any] | None = None, timeout: float = 10, user: str = "admin"
+) -> Any:
+    """Send one request as ``user`` (a client certificate name) and return the decoded JSON (or text)."""
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(
         f"https://{c.NODE_IP}:{c.APISERVER_PORT}{path}",
@@ -35,7 +37,7 @@ def request(method: str, path: str, body: dict[str, Any] | None = None, timeout:
         headers={"Content-Type": "application/json", "Accept": "application/json"},
     )
     try:
-        with urllib.request.urlopen(req, context=_context(), timeout=timeout) as resp:
+        with urllib.request.urlopen(req, context=_context(user), timeout=timeout) as resp:
             text = resp.read().decode()
     except urllib.error.HTTPError as err:
         raise ApiError(err.code, err.read().decode(errors="replace")) from err
@@ -54,9 +56,9 @@ def reachable(path: str) -> bool:
     return True
 
 
-def create_if_absent(collection: str, body: dict[str, Any]) -> None:
+def create_if_absent(collection: str, body: dict[str, Any], user: str = "admin") -> None:
     try:
-        request("POST", collection, body)
+        request("POST", collection, body, user=user)
     except ApiError as err:
         if err.status != 409:
             raise

@@ -62,7 +62,7 @@ def _available() -> bool:
 
 
 def start(binary: Path) -> None:
-    kubeconfig = pki.kubeconfig("admin")
+    kubeconfig = pki.kubeconfig("metrics-server")
     d = pki.pki_dir()
     process.start(
         NAME,

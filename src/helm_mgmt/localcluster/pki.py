@@ -51,6 +51,9 @@ CERTS = (
         server=True,
     ),
     Cert("front-proxy-client", "front-proxy-client", ca="front-proxy-ca"),
+    Cert("coredns", "clipper-kit:coredns"),
+    Cert("provisioner", "clipper-kit:provisioner"),
+    Cert("metrics-server", "clipper-kit:metrics-server"),
 )
 
 KUBECONFIGS = {
@@ -59,6 +62,9 @@ KUBECONFIGS = {
     "scheduler": "scheduler",
     "kube-proxy": "kube-proxy",
     "kubelet": "kubelet-client",
+    "coredns": "coredns",
+    "provisioner": "provisioner",
+    "metrics-server": "metrics-server",
 }
 
 

@@ -17,6 +17,7 @@ from helm_mgmt.localcluster import components as c
 from helm_mgmt.localcluster import kubeapi
 from helm_mgmt.localcluster.storage import PROVISIONER
 
+USER = "provisioner"
 SELECTED_NODE = "volume.kubernetes.io/selected-node"
 PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
 
@@ -55,7 +56,7 @@ def _volume(claim: dict[str, Any], directory: Path) -> dict[str, Any]:
 
 
 def provision_pending() -> None:
-    claims = kubeapi.request("GET", "/api/v1/persistentvolumeclaims")["items"]
+    claims = kubeapi.request("GET", "/api/v1/persistentvolumeclaims", user=USER)["items"]
     for claim in claims:
         meta = claim["metadata"]
         wanted = claim["spec"].get("storageClassName") == c.STORAGE_CLASS
@@ -66,19 +67,19 @@ def provision_pending() -> None:
         directory = volumes_root() / f"{meta['namespace']}-{meta['name']}-{meta['uid']}"
         directory.mkdir(parents=True, exist_ok=True)
         directory.chmod(0o777)
-        kubeapi.create_if_absent("/api/v1/persistentvolumes", _volume(claim, directory))
+        kubeapi.create_if_absent("/api/v1/persistentvolumes", _volume(claim, directory), user=USER)
         print(f"provisioned {meta['namespace']}/{meta['name']} at {directory}", flush=True)
 
 
 def delete_released() -> None:
-    for volume in kubeapi.request("GET", "/api/v1/persistentvolumes")["items"]:
+    for volume in kubeapi.request("GET", "/api/v1/persistentvolumes", user=USER)["items"]:
         meta = volume["metadata"]
         ours = meta.get("annotations", {}).get(PROVISIONED_BY) == PROVISIONER
         if not ours or volume["status"].get("phase") not in ("Released", "Failed"):
             continue
         shutil.rmtree(volume["spec"]["hostPath"]["path"], ignore_errors=True)
         try:
-            kubeapi.request("DELETE", f"/api/v1/persistentvolumes/{meta['name']}")
+            kubeapi.request("DELETE", f"/api/v1/persistentvolumes/{meta['name']}", user=USER)
         except kubeapi.ApiError as err:
             if err.status != 404:
                 raise
