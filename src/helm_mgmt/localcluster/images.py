@@ -224,13 +224,13 @@ python3 -m py_compile /opt/backend-double/server.py
             ports=("8080/tcp",),
         ),
     ),
-    # The image of the charts' helm-test pods in the local values (their default is busybox): sh and wget.
+    # The image of the charts' helper and helm-test pods in the local values (their default is busybox): sh, wget, nc.
     Recipe(
         name="toolbox",
         reference="clipper.local/toolbox:local",
-        description="sh and wget for helm test pods",
+        description="sh, wget and nc for helper and helm test pods",
         suite="trixie",
-        packages=("wget",),
+        packages=("wget", "netcat-openbsd"),
         files=(),
         setup="""
 groupadd --gid 10001 toolbox
