@@ -69,7 +69,7 @@ state = "{b}/state"
   conf_dir = "{network.cni_conf_dir()}"
 """
     path = b / "config.toml"
-    path.write_text(text)
+    process.write_config(path, text)
     return path
 
 

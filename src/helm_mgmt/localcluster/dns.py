@@ -29,7 +29,7 @@ def _corefile() -> Path:
 }}
 """
     path = c.state_dir() / "Corefile"
-    path.write_text(text)
+    process.write_config(path, text)
     return path
 
 

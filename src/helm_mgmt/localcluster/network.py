@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from helm_mgmt.localcluster import components as c
+from helm_mgmt.localcluster import process
 
 SYSCTLS = {
     "net/ipv4/ip_forward": "1",
@@ -67,7 +68,7 @@ def setup() -> None:
             {"type": "loopback"},
         ],
     }
-    (cni_conf_dir() / "10-clipper-kit.conflist").write_text(json.dumps(conf, indent=2))
+    process.write_config(cni_conf_dir() / "10-clipper-kit.conflist", json.dumps(conf, indent=2))
 
 
 def teardown() -> None:

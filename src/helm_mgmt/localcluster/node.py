@@ -46,7 +46,7 @@ def _kubelet_config() -> Path:
         "maxPods": 110,
     }
     path = c.state_dir() / "kubelet-config.json"
-    path.write_text(json.dumps(config, indent=2))
+    process.write_config(path, json.dumps(config, indent=2))
     return path
 
 
@@ -82,7 +82,7 @@ def start_kube_proxy(binary: Path) -> None:
         "conntrack": {"maxPerCore": 0, "min": 0},
     }
     path = c.state_dir() / "kube-proxy-config.json"
-    path.write_text(json.dumps(config, indent=2))
+    process.write_config(path, json.dumps(config, indent=2))
     process.start("kube-proxy", [str(binary), f"--config={path}"])
     healthz = "http://127.0.0.1:10256/healthz"
     process.wait_for("kube-proxy", lambda: process.http_ok(healthz), 60, "kube-proxy /healthz")

@@ -30,6 +30,13 @@ def pid_file(name: str) -> Path:
     return state_dir() / "run" / f"{name}.pid"
 
 
+def write_config(path: Path, text: str) -> Path:
+    """Write a component's config only when it changed: kube-proxy exits when its file is touched."""
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return path
+
+
 def log_file(name: str) -> Path:
     return logs_dir() / f"cluster-{name}.log"
 
@@ -104,14 +111,22 @@ def http_ok(url: str) -> bool:
         return False
 
 
+def _tail(name: str, lines: int = 5) -> str:
+    try:
+        last = log_file(name).read_text(errors="replace").splitlines()[-lines:]
+    except FileNotFoundError:
+        return ""
+    return "".join(f"\n  {line}" for line in last)
+
+
 def wait_for(name: str, check: Callable[[], bool], timeout: float, what: str) -> None:
     """Poll ``check`` until it holds; fail naming the component and its log if it dies or times out."""
     began = time.monotonic()
     progress(f"waiting for {what}")
     while not check():
         if pid_file(name).exists() and pid_of(name) is None:
-            raise ComponentError(f"{name} exited while waiting for {what}; see {log_file(name)}")
+            raise ComponentError(f"{name} exited while waiting for {what}; see {log_file(name)}{_tail(name)}")
         if time.monotonic() - began > timeout:
-            raise ComponentError(f"{name}: {what} not reached after {timeout:.0f}s; see {log_file(name)}")
+            raise ComponentError(f"{name}: {what} not reached after {timeout:.0f}s; see {log_file(name)}{_tail(name)}")
         time.sleep(0.5)
     progress(f"{what} after {time.monotonic() - began:.1f}s")
