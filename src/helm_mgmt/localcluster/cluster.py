@@ -1,4 +1,4 @@
-"""Bring the local single-node cluster up, report on it, and take it down without leftovers."""
+"""Bring the local single-node cluster up: build what is missing, start what is not running, wait."""
 
 from __future__ import annotations
 
@@ -71,16 +71,18 @@ def healthy() -> bool:
     return all(process.pid_of(name) for name in c.COMPONENTS) and kubeapi.reachable("/readyz") and kubeapi.node_ready()
 
 
-def _announce() -> None:
-    print(f"export KUBECONFIG={kubeconfig_path()}", flush=True)
-
-
 def up() -> Path:
-    """Start every component that is not running and wait until the node is Ready."""
+    """``cluster up``: make sure the cluster runs, then print the ``export KUBECONFIG=...`` line."""
+    path = ensure_up()
+    print(f"export KUBECONFIG={path}", flush=True)
+    return path
+
+
+def ensure_up() -> Path:
+    """Start every component that is not running, wait until all are healthy; return the kubeconfig."""
     process.progress("checking the cluster")
     if healthy():
         process.progress("cluster already up and healthy")
-        _announce()
         return kubeconfig_path()
     if c.state_dir().exists() and not any(process.pid_of(name) for name in c.COMPONENTS):
         process.progress("removing what a previous run left behind (no component is running)")
@@ -115,10 +117,4 @@ def up() -> Path:
     node.wait_ready()
     process.progress("starting metrics-server")
     metrics.start(bins["metrics-server"])
-    _announce()
     return kubeconfig_path()
-
-
-def ensure_up() -> Path:
-    """The kubeconfig of a healthy cluster, starting it if needed (for tests and other tools)."""
-    return up()
