@@ -19,14 +19,25 @@ from helm_mgmt.paths import cache_root, logs_dir
 STAGING_REPLACE = re.compile(r"^\s*(k8s\.io/[\w.-]+)\s+=>\s+\./staging/", re.MULTILINE)
 
 
+HEARTBEAT = 30.0
+
+
 def _go(args: list[str], cwd: Path, log: Path) -> None:
+    """Run ``go args`` with output to ``log``; a long build reports every 30 s that it is still going."""
+    started = time.monotonic()
     with log.open("a") as out:
         out.write(f"$ go {' '.join(args)}\n")
         out.flush()
-        result = subprocess.run(["go", *args], cwd=cwd, env=go_env(), stdout=out, stderr=subprocess.STDOUT)
-    if result.returncode != 0:
+        proc = subprocess.Popen(["go", *args], cwd=cwd, env=go_env(), stdout=out, stderr=subprocess.STDOUT)
+        while True:
+            try:
+                returncode = proc.wait(timeout=HEARTBEAT)
+                break
+            except subprocess.TimeoutExpired:
+                print(f"  still running go {args[0]} ({time.monotonic() - started:.0f}s)", file=sys.stderr, flush=True)
+    if returncode != 0:
         tail = "".join(log.read_text().splitlines(keepends=True)[-20:])
-        raise BuildError(f"go {args[0]} failed (exit {result.returncode}); see {log}:\n{tail}")
+        raise BuildError(f"go {args[0]} failed (exit {returncode}); see {log}:\n{tail}")
 
 
 def _module_file(module: str, version: str, log: Path) -> str:
