@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,12 @@ from helm_mgmt.paths import CHARTS_DIR
 
 CHARTS = load_charts()
 APP_CHARTS = sorted(name for name, chart in CHARTS.items() if not chart.is_library)
+# The charts' kubeVersion floor. Offline, Helm 3.12 assumes Kubernetes 1.27, which the charts refuse.
+KUBE_FLOOR = "1.29.0"
+# Bad values are tried on the newest Helm and on the oldest supported one: their schema messages differ.
+BAD_VALUES_HELMS = ["helm4", "helm3-oldest"]
+# A bad-values case: (id, values, fragments that must all appear in the error message).
+BadValuesCase = tuple[str, dict[str, Any], list[str]]
 
 
 def chart_path(chart: str) -> Path:
@@ -37,7 +44,7 @@ def render(
     Helm 3.12 assumes Kubernetes 1.27 offline, below the charts' kubeVersion floor, so it renders
     for 1.29 unless told otherwise (against a cluster Helm uses the server's version)."""
     if kube_version is None and helm == "helm3-oldest":
-        kube_version = "1.29.0"
+        kube_version = KUBE_FLOOR
     files = [example(chart, env)] if env else []
     text = Helm(helm).template(
         chart_path(chart), files, values, release=release, namespace=namespace, kube_version=kube_version
@@ -46,14 +53,39 @@ def render(
 
 
 def render_error(
-    chart: str, values: dict[str, Any] | None = None, env: str | None = None, helm: str = "helm4"
+    chart: str,
+    values: dict[str, Any] | None = None,
+    env: str | None = None,
+    helm: str = "helm4",
+    kube_version: str | None = None,
 ) -> str:
     """Render expecting failure; return Helm's error text. Fails the test if rendering succeeds."""
     try:
-        render(chart, values, env=env, helm=helm)
+        render(chart, values, env=env, helm=helm, kube_version=kube_version)
     except HelmError as err:
         return err.stderr
     pytest.fail(f"{chart} rendered although the values were invalid: {values}")
+
+
+def bad_values_params(cases: list[BadValuesCase]) -> list[Any]:
+    """The cases as pytest parameters (values, fragments), each with its id."""
+    return [pytest.param(values, fragments, id=case_id) for case_id, values, fragments in cases]
+
+
+def assert_refused(chart: str, values: dict[str, Any], fragments: list[str], helm: str) -> None:
+    """Rendering `values` (for the lowest supported Kubernetes) fails with a message that contains
+    every fragment: the name of the bad value and, for template checks, how to fix it."""
+    message = render_error(chart, values, helm=helm, kube_version=KUBE_FLOOR)
+    missing = [fragment for fragment in fragments if fragment not in message]
+    assert not missing, f"{missing} not in:\n{message}"
+
+
+def selector(name: str, component: str | None = None, instance: str = "clipper") -> dict[str, str]:
+    """The selector labels of a chart's pods: name and instance, and the component where there is one."""
+    labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": instance}
+    if component is not None:
+        labels["app.kubernetes.io/component"] = component
+    return labels
 
 
 def find(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
@@ -81,3 +113,10 @@ def env_map(c: dict[str, Any]) -> dict[str, Any]:
     dupes = {n for n in names if names.count(n) > 1}
     assert not dupes, f"duplicate env names {dupes} in container {c['name']}"
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in c.get("env", [])}
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago, for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from charttest import container, env_map, find, find_all, render
+from charttest import container, env_map, find, find_all, render, selector
 
 CHART = "frontend"
-SELECTOR = {
-    "app.kubernetes.io/name": "frontend",
-    "app.kubernetes.io/instance": "clipper",
-    "app.kubernetes.io/component": "web",
-}
+SELECTOR = selector("frontend", "web")
 
 
 @pytest.fixture(scope="module")
