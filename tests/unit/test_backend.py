@@ -5,32 +5,28 @@ from __future__ import annotations
 
 import base64
 import copy
-import json
 import os
 import re
 import stat
 import subprocess
 import tempfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import jsonschema
 import pytest
 import yaml
-from charttest import chart_path, container, env_map, find, find_all, render
+from charttest import chart_path, container, env_map, find, find_all, render, selector
+from fakekube import LOOKUP_HELMS, FakeKube, render_with_lookup
 
 from helm_mgmt.helm import Helm, HelmError
 
+# The fake_kube_api fixture: a stand-in API server for renders that look up earlier Secrets.
+pytest_plugins = ["fakekube"]
+
 CHART = "backend"
 NAME = "clipper-backend"
-SELECTOR = {
-    "app.kubernetes.io/name": "backend",
-    "app.kubernetes.io/instance": "clipper",
-    "app.kubernetes.io/component": "api",
-}
+SELECTOR = selector("backend", "api")
 # Fixed app secrets: rendering skips generating an RSA key (slow) where the test is not about secrets.
 FAKE_PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIfake\n-----END RSA PRIVATE KEY-----\n"
 MFA_RAW = "0123456789abcdef0123456789abcdef"
@@ -747,16 +743,8 @@ def test_network_policy_ingress(default):
 def test_network_policy_egress(default):
     rules = egress_by_port(netpol(default))
     assert (53, "UDP") in rules and (53, "TCP") in rules
-    assert rules[(5432, "TCP")]["to"] == [
-        {
-            "podSelector": {
-                "matchLabels": {"app.kubernetes.io/name": "postgres", "app.kubernetes.io/instance": "clipper"}
-            }
-        }
-    ]
-    assert rules[(6379, "TCP")]["to"] == [
-        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "redis", "app.kubernetes.io/instance": "clipper"}}}
-    ]
+    assert rules[(5432, "TCP")]["to"] == [{"podSelector": {"matchLabels": selector("postgres")}}]
+    assert rules[(6379, "TCP")]["to"] == [{"podSelector": {"matchLabels": selector("redis")}}]
     https = rules[(443, "TCP")]["to"][0]["ipBlock"]
     assert https["cidr"] == "0.0.0.0/0"
     assert https["except"] == ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"]
@@ -1016,153 +1004,26 @@ def test_notes_explain_access_secrets_and_rollback():
     assert "From your Secret mine" in text
 
 
-# --- schema -------------------------------------------------------------------------------------
-
-
-def test_schema_closes_every_fixed_shape_object():
-    schema = json.loads((chart_path(CHART) / "values.schema.json").read_text())
-    assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
-    refs = re.findall(r'"\$ref": "([^"]+)"', json.dumps(schema))
-    assert refs and all(ref.startswith("#/definitions/") for ref in refs), "only local $refs"
-    open_objects: list[str] = []
-
-    def walk(node: Any, path: str) -> None:
-        if isinstance(node, dict):
-            if "properties" in node and node.get("additionalProperties") is not False:
-                open_objects.append(path or "/")
-            for key, value in node.items():
-                walk(value, f"{path}/{key}")
-        elif isinstance(node, list):
-            for i, value in enumerate(node):
-                walk(value, f"{path}[{i}]")
-
-    walk(schema, "")
-    assert not open_objects
-
-
-def test_values_and_examples_satisfy_the_schema():
-    schema = json.loads((chart_path(CHART) / "values.schema.json").read_text())
-    for name in ("values.yaml", "examples/values-staging.yaml", "examples/values-production.yaml"):
-        values = yaml.safe_load((chart_path(CHART) / name).read_text())
-        jsonschema.Draft7Validator(schema).validate(values)
-
-
 # --- generated keys are reused, never rotated (lookup against a stand-in API server) ---------------
 
 
-class FakeKubeAPI(BaseHTTPRequestHandler):
-    """Just enough of the Kubernetes API for `helm template --dry-run=server`: discovery and GET of
-    the Secrets in `secrets`, so that the chart's `lookup` sees an earlier release's Secret."""
-
-    secrets: dict[str, dict] = {}
-    kinds = {
-        "v1": ["Secret", "ConfigMap", "Service", "ServiceAccount", "Pod", "PersistentVolumeClaim"],
-        "apps/v1": ["Deployment"],
-        "networking.k8s.io/v1": ["NetworkPolicy", "Ingress"],
-        "policy/v1": ["PodDisruptionBudget"],
-        "autoscaling/v2": ["HorizontalPodAutoscaler"],
-        "batch/v1": ["Job"],
-        "external-secrets.io/v1": ["ExternalSecret"],
-    }
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - signature of the base class
-        pass
-
-    def reply(self, code: int, body: dict) -> None:
-        payload = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server naming
-        path = urlsplit(self.path).path
-        groups = {gv.split("/")[0]: gv.split("/")[1] for gv in self.kinds if "/" in gv}
-        group_version = path.removeprefix("/apis/").removeprefix("/api/")
-        parts = path.strip("/").split("/")
-        if path == "/version":
-            self.reply(200, {"major": "1", "minor": "31", "gitVersion": "v1.31.0"})
-        elif path == "/api":
-            self.reply(200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []})
-        elif path == "/apis":
-            entries = [{"name": g, "versions": [{"groupVersion": f"{g}/{v}", "version": v}]} for g, v in groups.items()]
-            self.reply(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": entries})
-        elif group_version in self.kinds:
-            resources = [
-                {"name": f"{k.lower()}s", "singularName": k.lower(), "namespaced": True, "kind": k, "verbs": ["get"]}
-                for k in self.kinds[group_version]
-            ]
-            self.reply(200, {"kind": "APIResourceList", "groupVersion": group_version, "resources": resources})
-        elif parts[:2] == ["api", "v1"] and len(parts) == 6 and parts[4] == "secrets" and parts[5] in self.secrets:
-            self.reply(200, self.secrets[parts[5]])
-        else:
-            self.reply(
-                404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}
-            )
-
-
-@pytest.fixture
-def cluster(tmp_path, monkeypatch):
-    """A stand-in API server; returns the dict of Secrets it serves (name -> Secret)."""
-    FakeKubeAPI.secrets = {}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeKubeAPI)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "fake", "cluster": {"server": f"http://127.0.0.1:{server.server_address[1]}"}}],
-                "users": [{"name": "fake", "user": {"token": "fake"}}],
-                "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake", "namespace": "clipper"}}],
-                "current-context": "fake",
-            }
-        )
-    )
-    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-    yield FakeKubeAPI.secrets
-    server.shutdown()
-    server.server_close()
-
-
-def earlier_secret(data: dict[str, str], generated: str | None) -> dict:
-    annotations = {"meta.helm.sh/release-name": "clipper", "meta.helm.sh/release-namespace": "clipper"}
-    if generated is not None:
-        annotations["clpr.tv/generated-keys"] = generated
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {
-            "name": NAME,
-            "namespace": "clipper",
-            "labels": {"app.kubernetes.io/managed-by": "Helm"},
-            "annotations": annotations,
-        },
-        "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
-    }
+def earlier_secret(cluster: FakeKube, data: dict[str, str], generated: str | None) -> None:
+    """The backend's Secret as an earlier release left it; `generated` lists the keys it generated."""
+    annotations = {} if generated is None else {"clpr.tv/generated-keys": generated}
+    cluster.add_secret(NAME, data, annotations=annotations)
 
 
 def upgrade_render(helm: str, values: dict[str, Any] | None = None) -> list[dict]:
     """What `helm upgrade` would apply: a render that can look up the cluster."""
-    extra = ["--dry-run=server", "--disable-openapi-validation"]
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
-        yaml.safe_dump(values or {}, f)
-        f.flush()
-        text = Helm(helm).template(chart_path(CHART), [Path(f.name)], extra=extra)
-    return [d for d in yaml.safe_load_all(text) if d]
+    return render_with_lookup(CHART, values, helm=helm)
 
 
-# `helm template --dry-run=server` exists from Helm 3.13 on.
-UPGRADE_HELMS = ["helm4", "helm3"]
-
-
-@pytest.mark.parametrize("helm", UPGRADE_HELMS)
-def test_generated_keys_are_reused_on_upgrade(cluster, helm):
-    cluster[NAME] = earlier_secret(
-        {"MFA_ENCRYPTION_KEY": "A" * 32, "JWT_PRIVATE_KEY": FAKE_PEM}, "MFA_ENCRYPTION_KEY,JWT_PRIVATE_KEY"
+@pytest.mark.parametrize("helm", LOOKUP_HELMS)
+def test_generated_keys_are_reused_on_upgrade(fake_kube_api: FakeKube, helm: str) -> None:
+    earlier_secret(
+        fake_kube_api,
+        {"MFA_ENCRYPTION_KEY": "A" * 32, "JWT_PRIVATE_KEY": FAKE_PEM},
+        "MFA_ENCRYPTION_KEY,JWT_PRIVATE_KEY",
     )
     first, second = upgrade_render(helm), upgrade_render(helm)
     assert secret_data(first) == {"MFA_ENCRYPTION_KEY": "A" * 32, "JWT_PRIVATE_KEY": FAKE_PEM}
@@ -1175,9 +1036,9 @@ def test_generated_keys_are_reused_on_upgrade(cluster, helm):
     )
 
 
-@pytest.mark.parametrize("helm", UPGRADE_HELMS)
-def test_a_lost_generated_key_fails_instead_of_rotating(cluster, helm):
-    cluster[NAME] = earlier_secret({"JWT_PRIVATE_KEY": FAKE_PEM}, "MFA_ENCRYPTION_KEY,JWT_PRIVATE_KEY")
+@pytest.mark.parametrize("helm", LOOKUP_HELMS)
+def test_a_lost_generated_key_fails_instead_of_rotating(fake_kube_api: FakeKube, helm: str) -> None:
+    earlier_secret(fake_kube_api, {"JWT_PRIVATE_KEY": FAKE_PEM}, "MFA_ENCRYPTION_KEY,JWT_PRIVATE_KEY")
     with pytest.raises(HelmError) as err:
         upgrade_render(helm)
     message = err.value.stderr
@@ -1186,10 +1047,10 @@ def test_a_lost_generated_key_fails_instead_of_rotating(cluster, helm):
     assert "set secrets.values.MFA_ENCRYPTION_KEY explicitly" in message
 
 
-@pytest.mark.parametrize("helm", UPGRADE_HELMS)
-def test_keys_once_given_stay_when_removed_from_values(cluster, helm):
+@pytest.mark.parametrize("helm", LOOKUP_HELMS)
+def test_keys_once_given_stay_when_removed_from_values(fake_kube_api: FakeKube, helm: str) -> None:
     # The MFA key came from values on an earlier install (not generated): it is kept, not regenerated.
-    cluster[NAME] = earlier_secret({"MFA_ENCRYPTION_KEY": MFA_RAW}, "")
+    earlier_secret(fake_kube_api, {"MFA_ENCRYPTION_KEY": MFA_RAW}, "")
     docs = upgrade_render(helm, {"secrets": {"generate": False}, **SINGLE_REPLICA})
     assert secret_data(docs) == {"MFA_ENCRYPTION_KEY": MFA_RAW}
     assert "clpr.tv/generated-keys" not in find(docs, "Secret", NAME)["metadata"]["annotations"]

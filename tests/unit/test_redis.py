@@ -3,34 +3,27 @@
 from __future__ import annotations
 
 import base64
-import json
 import os
 import shutil
-import socket
 import subprocess
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from charttest import chart_path, container, env_map, find, find_all, render
+from charttest import container, env_map, find, find_all, free_port, render, selector
+from fakekube import LOOKUP_HELMS, FakeKube, render_with_lookup
 
-from helm_mgmt.helm import Helm, parse_manifests
+from helm_mgmt.helm import HelmError
 
 pytestmark = pytest.mark.helm
+# The fake_kube_api fixture: a stand-in API server for renders that look up earlier Secrets.
+pytest_plugins = ["fakekube"]
 
 CHART = "redis"
 FULL = "clipper-redis"
-SERVER_SELECTOR = {
-    "app.kubernetes.io/name": "redis",
-    "app.kubernetes.io/instance": "clipper",
-    "app.kubernetes.io/component": "server",
-}
-BACKEND_SELECTOR = {"app.kubernetes.io/name": "backend", "app.kubernetes.io/instance": "clipper"}
+SERVER_SELECTOR = selector("redis", "server")
+BACKEND_SELECTOR = selector("backend")
 TEST_SELECTOR = {**SERVER_SELECTOR, "app.kubernetes.io/component": "test"}
 ENVS = [None, "staging", "production"]
 
@@ -568,7 +561,7 @@ def test_release_name_drives_names() -> None:
     assert find(docs, "Secret", "acme-redis")
     np = find(docs, "NetworkPolicy", "acme-redis")
     client = np["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
-    assert client == {"app.kubernetes.io/name": "backend", "app.kubernetes.io/instance": "acme"}
+    assert client == selector("backend", instance="acme")
 
 
 # --- checksums -------------------------------------------------------------------------------
@@ -712,46 +705,7 @@ def test_helm_tests_can_be_disabled() -> None:
     assert find(docs, "NetworkPolicy", FULL)
 
 
-# --- schema and examples ---------------------------------------------------------------------
-
-
-def test_schema_closes_every_fixed_shape_object() -> None:
-    schema = json.loads((chart_path(CHART) / "values.schema.json").read_text())
-    assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
-    assert "$ref" not in json.dumps(schema)
-    assert schema["properties"]["global"] == {
-        "type": "object",
-        "description": "values shared by the umbrella (anything allowed)",
-    }
-    open_objects: list[str] = []
-
-    def walk(node: Any, path: str) -> None:
-        if isinstance(node, dict):
-            if "properties" in node and node.get("additionalProperties") is not False:
-                open_objects.append(path or "/")
-            for key, value in node.items():
-                walk(value, f"{path}/{key}")
-        elif isinstance(node, list):
-            for i, value in enumerate(node):
-                walk(value, f"{path}[{i}]")
-
-    walk(schema, "")
-    assert not open_objects
-
-
-def test_values_files_parse() -> None:
-    root = chart_path(CHART)
-    for f in ["values.yaml", "examples/values-production.yaml", "examples/values-staging.yaml"]:
-        assert isinstance(yaml.safe_load((root / f).read_text()), dict)
-
-
 # --- real server -----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.servers
@@ -811,171 +765,37 @@ def test_rendered_config_runs_real_redis(tmp_path: Path) -> None:
 # --- password reuse through lookup, against a minimal fake Kubernetes API ------------------------
 
 
-class FakeKubeAPI(BaseHTTPRequestHandler):
-    """Just enough of the API for `helm template --dry-run=server`: discovery, an empty release
-    history and GET of the Secrets in `secrets`; everything else is 404."""
-
-    secrets: dict[str, dict[str, str]] = {}
-
-    @staticmethod
-    def _resources(group_version: str, kinds: dict[str, str]) -> dict[str, Any]:
-        return {
-            "kind": "APIResourceList",
-            "apiVersion": "v1",
-            "groupVersion": group_version,
-            "resources": [
-                {"name": n, "singularName": k.lower(), "namespaced": True, "kind": k, "verbs": ["get", "list"]}
-                for n, k in kinds.items()
-            ],
-        }
-
-    def routes(self) -> dict[str, Any]:
-        groups = ("apps", "networking.k8s.io")
-        return {
-            "/version": {"major": "1", "minor": "34", "gitVersion": "v1.34.0"},
-            "/api": {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []},
-            "/apis": {
-                "kind": "APIGroupList",
-                "apiVersion": "v1",
-                "groups": [
-                    {
-                        "name": g,
-                        "versions": [{"groupVersion": f"{g}/v1", "version": "v1"}],
-                        "preferredVersion": {"groupVersion": f"{g}/v1", "version": "v1"},
-                    }
-                    for g in groups
-                ],
-            },
-            "/api/v1": self._resources(
-                "v1",
-                {
-                    "secrets": "Secret",
-                    "services": "Service",
-                    "configmaps": "ConfigMap",
-                    "pods": "Pod",
-                    "serviceaccounts": "ServiceAccount",
-                },
-            ),
-            "/apis/apps/v1": self._resources("apps/v1", {"statefulsets": "StatefulSet"}),
-            "/apis/networking.k8s.io/v1": self._resources("networking.k8s.io/v1", {"networkpolicies": "NetworkPolicy"}),
-        }
-
-    def log_message(self, *args: object) -> None:
-        return
-
-    def _send(self, code: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:  # noqa: N802 - the http.server API
-        path = self.path.partition("?")[0]
-        routes = self.routes()
-        if path in routes:
-            return self._send(200, routes[path])
-        parts = path.strip("/").split("/")
-        if parts[:2] == ["api", "v1"] and len(parts) >= 5 and parts[4] == "secrets":
-            if len(parts) == 5:
-                return self._send(200, {"kind": "SecretList", "apiVersion": "v1", "metadata": {}, "items": []})
-            if parts[5] in self.secrets:
-                meta = {
-                    "name": parts[5],
-                    "namespace": parts[3],
-                    # owned by the release, as after a real install (Helm 4 checks before a dry run)
-                    "labels": {"app.kubernetes.io/managed-by": "Helm"},
-                    "annotations": {
-                        "meta.helm.sh/release-name": "clipper",
-                        "meta.helm.sh/release-namespace": "clipper",
-                    },
-                }
-                return self._send(
-                    200, {"kind": "Secret", "apiVersion": "v1", "metadata": meta, "data": self.secrets[parts[5]]}
-                )
-        return self._send(
-            404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}
-        )
-
-
-@pytest.fixture
-def fake_cluster(tmp_path: Path) -> Iterator[tuple[Path, dict[str, dict[str, str]]]]:
-    secrets: dict[str, dict[str, str]] = {}
-    handler = type("Handler", (FakeKubeAPI,), {"secrets": secrets})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [{"name": "fake", "cluster": {"server": f"http://127.0.0.1:{server.server_address[1]}"}}],
-                "users": [{"name": "fake", "user": {"token": "fake"}}],
-                "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake", "namespace": "clipper"}}],
-                "current-context": "fake",
-            }
-        )
-    )
-    kubeconfig.chmod(0o600)
-    try:
-        yield kubeconfig, secrets
-    finally:
-        server.shutdown()
-
-
-def render_against(kubeconfig: Path, helm: str, *sets: str) -> subprocess.CompletedProcess[str]:
-    """`helm template --dry-run=server`: lookup sees the fake cluster (Helm 3.13+ and Helm 4)."""
-    args = [str(Helm(helm).binary), "template", "clipper", str(chart_path(CHART)), "-n", "clipper"]
-    args += ["--kubeconfig", str(kubeconfig), "--dry-run=server", "--disable-openapi-validation"]
-    for s in sets:
-        args += ["--set", s]
-    return subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
-
-
-LOOKUP_HELMS = ["helm4", "helm3"]
-
-
 @pytest.mark.parametrize("helm", LOOKUP_HELMS)
-def test_generated_password_is_reused_on_upgrade(fake_cluster: tuple[Path, dict], helm: str) -> None:
-    kubeconfig, secrets = fake_cluster
-    stored = base64.b64encode(b"generated-at-install").decode()
-    secrets[FULL] = {"redis-password": stored}
-    runs = [render_against(kubeconfig, helm) for _ in range(2)]
-    for run in runs:
-        assert run.returncode == 0, run.stderr
-    docs = [parse_manifests(run.stdout) for run in runs]
+def test_generated_password_is_reused_on_upgrade(fake_kube_api: FakeKube, helm: str) -> None:
+    stored = fake_kube_api.add_secret(FULL, {"redis-password": "generated-at-install"})["data"]
+    docs = [render_with_lookup(CHART, helm=helm) for _ in range(2)]
     for d in docs:
-        assert find(d, "Secret", FULL)["data"] == {"redis-password": stored}, "the stored password must be kept"
+        assert find(d, "Secret", FULL)["data"] == stored, "the stored password must be kept"
     assert annotations(docs[0])["checksum/secret"] == annotations(docs[1])["checksum/secret"], "no restart"
 
 
 @pytest.mark.parametrize("helm", LOOKUP_HELMS)
-def test_existing_secret_without_key_fails_instead_of_rotating(fake_cluster: tuple[Path, dict], helm: str) -> None:
-    kubeconfig, secrets = fake_cluster
-    secrets[FULL] = {"password": base64.b64encode(b"x").decode()}
-    run = render_against(kubeconfig, helm)
-    assert run.returncode != 0
-    assert f'Secret {FULL} exists but has no key "redis-password"' in run.stderr
-    assert "add the key with the current password" in run.stderr
+def test_existing_secret_without_key_fails_instead_of_rotating(fake_kube_api: FakeKube, helm: str) -> None:
+    fake_kube_api.add_secret(FULL, {"password": "x"})
+    with pytest.raises(HelmError) as err:
+        render_with_lookup(CHART, helm=helm)
+    assert f'Secret {FULL} exists but has no key "redis-password"' in err.value.stderr
+    assert "add the key with the current password" in err.value.stderr
 
 
 @pytest.mark.parametrize("helm", LOOKUP_HELMS)
-def test_user_secret_without_key_fails(fake_cluster: tuple[Path, dict], helm: str) -> None:
-    kubeconfig, secrets = fake_cluster
-    secrets["vault-redis"] = {"other": base64.b64encode(b"x").decode()}
-    run = render_against(kubeconfig, helm, "auth.existingSecret=vault-redis")
-    assert run.returncode != 0
-    assert 'Secret vault-redis in namespace clipper has no key "redis-password"' in run.stderr
-    assert "set auth.existingSecretPasswordKey" in run.stderr
-    secrets["vault-redis"]["redis-password"] = base64.b64encode(b"x").decode()
-    assert render_against(kubeconfig, helm, "auth.existingSecret=vault-redis").returncode == 0
+def test_user_secret_without_key_fails(fake_kube_api: FakeKube, helm: str) -> None:
+    values = {"auth": {"existingSecret": "vault-redis"}}
+    fake_kube_api.add_secret("vault-redis", {"other": "x"})
+    with pytest.raises(HelmError) as err:
+        render_with_lookup(CHART, values, helm=helm)
+    assert 'Secret vault-redis in namespace clipper has no key "redis-password"' in err.value.stderr
+    assert "set auth.existingSecretPasswordKey" in err.value.stderr
+    fake_kube_api.add_secret("vault-redis", {"other": "x", "redis-password": "x"})
+    assert render_with_lookup(CHART, values, helm=helm)
 
 
-def test_explicit_password_replaces_stored_one(fake_cluster: tuple[Path, dict]) -> None:
-    kubeconfig, secrets = fake_cluster
-    secrets[FULL] = {"redis-password": base64.b64encode(b"old").decode()}
-    run = render_against(kubeconfig, "helm4", "auth.password=new")
-    assert run.returncode == 0, run.stderr
-    assert base64.b64decode(find(parse_manifests(run.stdout), "Secret", FULL)["data"]["redis-password"]) == b"new"
+def test_explicit_password_replaces_stored_one(fake_kube_api: FakeKube) -> None:
+    fake_kube_api.add_secret(FULL, {"redis-password": "old"})
+    docs = render_with_lookup(CHART, {"auth": {"password": "new"}})
+    assert base64.b64decode(find(docs, "Secret", FULL)["data"]["redis-password"]) == b"new"
