@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -15,21 +13,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from charttest import chart_path, container, env_map, find, find_all, render
+from charttest import chart_path, container, env_map, find, find_all, free_port, render, selector
+from fakekube import LOOKUP_HELMS, FakeKube, render_with_lookup
+
+from helm_mgmt.helm import HelmError
 
 pytestmark = pytest.mark.helm
+# The fake_kube_api fixture: a stand-in API server for renders that look up earlier Secrets.
+pytest_plugins = ["fakekube"]
 
 CHART = "postgres"
 FULL = "clipper-postgres"
-PRIMARY = {
-    "app.kubernetes.io/name": "postgres",
-    "app.kubernetes.io/instance": "clipper",
-    "app.kubernetes.io/component": "primary",
-}
+PRIMARY = selector("postgres", "primary")
 BACKUP = {**PRIMARY, "app.kubernetes.io/component": "backup"}
 TEST = {**PRIMARY, "app.kubernetes.io/component": "test"}
-BACKEND = {"app.kubernetes.io/name": "backend", "app.kubernetes.io/instance": "clipper"}
+BACKEND = selector("backend")
 ENVS = [None, "staging", "production"]
 PASSWORD_FILE = "/run/secrets/postgres/password"
 
@@ -477,14 +475,66 @@ def test_custom_password_key_in_chart_made_secret():
     assert {v["name"]: v for v in pod(docs)["volumes"]}["password"]["secret"]["items"][0]["key"] == "pg-pass"
 
 
-def test_password_guard_is_wired_to_lookup():
-    """The no-silent-rotation rules need a live Secret (lookup), which `helm template` cannot give:
-    check that the guard reads the stored Secret and fails with instructions in both cases."""
-    helpers = (chart_path(CHART) / "templates" / "_helpers.tpl").read_text()
-    assert 'lookup "v1" "Secret" .Release.Namespace $name' in helpers
-    assert "exists but has no key" in helpers
-    assert "auth.password differs from the password stored in Secret" in helpers
-    assert "ALTER ROLE" in helpers and "auth.allowPasswordChange=true" in helpers
+# --- password reuse through lookup, against a stand-in Kubernetes API ----------------------------
+
+
+def stored_password(docs: list[dict[str, Any]], key: str = "password") -> str:
+    return base64.b64decode(find(docs, "Secret", FULL)["data"][key]).decode()
+
+
+def secret_checksum(docs: list[dict[str, Any]]) -> str:
+    return sts(docs)["spec"]["template"]["metadata"]["annotations"]["checksum/secret"]
+
+
+@pytest.mark.parametrize("helm", LOOKUP_HELMS)
+def test_generated_password_is_reused_on_upgrade(fake_kube_api: FakeKube, helm: str) -> None:
+    stored = fake_kube_api.add_secret(FULL, {"password": "generated-at-install"})["data"]
+    runs = [render_with_lookup(CHART, helm=helm) for _ in range(2)]
+    for docs in runs:
+        assert find(docs, "Secret", FULL)["data"] == stored, "the stored password must be kept"
+        assert secret_checksum(docs) == hashlib.sha256(b"generated-at-install").hexdigest(), "no restart"
+
+
+@pytest.mark.parametrize("helm", LOOKUP_HELMS)
+def test_stored_secret_without_password_key_fails(fake_kube_api: FakeKube, helm: str) -> None:
+    fake_kube_api.add_secret(FULL, {"other": "x"})
+    with pytest.raises(HelmError) as err:
+        render_with_lookup(CHART, helm=helm)
+    message = err.value.stderr
+    assert f'Secret clipper/{FULL} exists but has no key "password"' in message
+    assert 'Put the current password under "password" in that Secret' in message
+    assert f"kubectl -n clipper edit secret {FULL}" in message
+    assert "or set auth.existingSecret to the Secret that holds it" in message
+
+
+@pytest.mark.parametrize("helm", LOOKUP_HELMS)
+def test_stored_secret_is_read_under_the_configured_key(fake_kube_api: FakeKube, helm: str) -> None:
+    fake_kube_api.add_secret(FULL, {"password": "under-the-old-key"})
+    values = {"auth": {"secretKeys": {"passwordKey": "pg-pass"}}}
+    with pytest.raises(HelmError) as err:
+        render_with_lookup(CHART, values, helm=helm)
+    assert f'Secret clipper/{FULL} exists but has no key "pg-pass"' in err.value.stderr
+    fake_kube_api.add_secret(FULL, {"pg-pass": "under-the-new-key"})
+    assert stored_password(render_with_lookup(CHART, values, helm=helm), "pg-pass") == "under-the-new-key"
+
+
+@pytest.mark.parametrize("helm", LOOKUP_HELMS)
+def test_changed_password_is_refused_unless_allowed(fake_kube_api: FakeKube, helm: str) -> None:
+    fake_kube_api.add_secret(FULL, {"password": "stored-password"})
+    with pytest.raises(HelmError) as err:
+        render_with_lookup(CHART, {"auth": {"password": "new-password"}}, helm=helm)
+    message = err.value.stderr
+    assert f"auth.password differs from the password stored in Secret clipper/{FULL}" in message
+    assert "remove auth.password to keep the current one" in message
+    assert "run ALTER ROLE clipper PASSWORD '<new>' in the database first" in message
+    assert "auth.password=<new> and auth.allowPasswordChange=true" in message
+    # The stored password, given again, is no change.
+    same = render_with_lookup(CHART, {"auth": {"password": "stored-password"}}, helm=helm)
+    assert stored_password(same) == "stored-password"
+    # After ALTER ROLE, the user allows the change: the new password is stored and the pods roll.
+    changed = render_with_lookup(CHART, {"auth": {"password": "new-password", "allowPasswordChange": True}}, helm=helm)
+    assert stored_password(changed) == "new-password"
+    assert secret_checksum(changed) == hashlib.sha256(b"new-password").hexdigest() != secret_checksum(same)
 
 
 # --- configuration ---------------------------------------------------------------------------
@@ -793,22 +843,7 @@ def test_notes_render():
     assert "CronJob clipper-postgres-backup" in proc.stdout
 
 
-def test_examples_are_valid_yaml_and_schema_is_draft7():
-    root = chart_path(CHART)
-    for f in ("examples/values-production.yaml", "examples/values-staging.yaml", "values.yaml"):
-        assert isinstance(yaml.safe_load((root / f).read_text()), dict)
-    schema = json.loads((root / "values.schema.json").read_text())
-    assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
-    assert "$ref" not in json.dumps(schema)
-
-
 # --- real server -----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _as_postgres(cmd: list[str]) -> list[str]:
