@@ -44,29 +44,42 @@ def restricted_namespace(name: str) -> None:
     kubectl(["label", "namespace", name, "--overwrite", *[f"{k}={v}" for k, v in PSS_LABELS.items()]])
 
 
-def wait_all_ready(namespace: str, release: str, timeout: float = 900) -> None:
-    """Poll pod readiness, printing what is still pending, until every pod is Ready."""
+def _not_ready(namespace: str, release: str) -> list[str]:
+    """Workloads of the release whose replicas are not all updated and Ready, and pods not Ready."""
     from helm_mgmt.kube import kubectl_json
 
+    selector = f"app.kubernetes.io/instance={release}"
+    pending = []
+    workloads = kubectl_json(["get", "deployments,statefulsets", "-n", namespace, "-l", selector])["items"]
+    if not workloads:
+        return ["(no workloads yet)"]
+    for w in workloads:
+        want = w["spec"].get("replicas", 1)
+        status = w.get("status", {})
+        if status.get("readyReplicas", 0) < want or status.get("updatedReplicas", 0) < want:
+            pending.append(f"{w['kind'].lower()}/{w['metadata']['name']} {status.get('readyReplicas', 0)}/{want}")
+    for pod in kubectl_json(["get", "pods", "-n", namespace, "-l", selector])["items"]:
+        if pod["status"].get("phase") == "Succeeded" or pod["metadata"].get("deletionTimestamp"):
+            continue
+        conditions = pod["status"].get("conditions", [])
+        if not any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
+            pending.append(f"pod/{pod['metadata']['name']}")
+    return pending
+
+
+def wait_all_ready(namespace: str, release: str, timeout: float = 900) -> None:
+    """Poll until every Deployment and StatefulSet of the release has all replicas updated and
+    Ready, and every pod is Ready, printing what is still pending."""
     started = time.monotonic()
     while True:
-        pods = kubectl_json(["get", "pods", "-n", namespace, "-l", f"app.kubernetes.io/instance={release}"])["items"]
-        pending = []
-        for pod in pods:
-            if pod["status"].get("phase") == "Succeeded":
-                continue
-            ready = any(
-                c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", [])
-            )
-            if not ready:
-                pending.append(pod["metadata"]["name"])
-        if pods and not pending:
-            progress(f"all {len(pods)} pods Ready", started)
+        pending = _not_ready(namespace, release)
+        if not pending:
+            progress("every workload and pod is Ready", started)
             return
         if time.monotonic() - started > timeout:
-            raise TimeoutError(f"pods not Ready after {timeout:.0f}s: {', '.join(pending)}")
-        progress(f"waiting for {len(pending) or 'the'} pod(s) to be Ready: {', '.join(pending)[:150]}", started)
-        time.sleep(10)
+            raise TimeoutError(f"not Ready after {timeout:.0f}s: {', '.join(pending)}")
+        progress(f"waiting for {', '.join(pending)[:160]}", started)
+        time.sleep(5)
 
 
 def cmd_up(args: argparse.Namespace) -> int:
