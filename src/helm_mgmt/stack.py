@@ -56,7 +56,8 @@ def _not_ready(namespace: str, release: str) -> list[str]:
     for w in workloads:
         want = w["spec"].get("replicas", 1)
         status = w.get("status", {})
-        if status.get("readyReplicas", 0) < want or status.get("updatedReplicas", 0) < want:
+        stale = status.get("observedGeneration", 0) < w["metadata"]["generation"]
+        if stale or status.get("readyReplicas", 0) < want or status.get("updatedReplicas", 0) < want:
             pending.append(f"{w['kind'].lower()}/{w['metadata']['name']} {status.get('readyReplicas', 0)}/{want}")
     for pod in kubectl_json(["get", "pods", "-n", namespace, "-l", selector])["items"]:
         if pod["status"].get("phase") == "Succeeded" or pod["metadata"].get("deletionTimestamp"):
