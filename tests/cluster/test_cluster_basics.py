@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from helm_mgmt.localcluster import components, containerd, down, process, report
+from helm_mgmt.localcluster import components, containerd, down, network, process, report
 from helm_mgmt.localcluster.teardown import NETNS_DIR, created_host_paths, mountpoints_under, shim_pids
 
 RESTRICTED_CONTEXT: dict[str, Any] = {
@@ -156,6 +156,7 @@ def test_down_leaves_nothing_behind(kubectl: Any, namespace: str, probe_image: s
     assert all(pids), before
     namespaces = containerd.network_namespaces()
     assert namespaces, "a running pod has a network namespace"
+    assert network.EGRESS_CHAIN in _iptables_chains(), "pods must not reach beyond the node"
     veths = _bridge_ports()
     host_paths = [path for path in created_host_paths() if path != NETNS_DIR]
     assert down() == []
@@ -168,6 +169,8 @@ def test_down_leaves_nothing_behind(kubectl: Any, namespace: str, probe_image: s
     assert link.returncode != 0
     remaining = [v for v in veths if subprocess.run(["ip", "link", "show", v], capture_output=True).returncode == 0]
     assert remaining == []
-    assert "KUBE-SERVICES" not in _iptables_chains()
+    chains = _iptables_chains()
+    assert "KUBE-SERVICES" not in chains
+    assert network.EGRESS_CHAIN not in chains
     assert [path for path in host_paths if path.exists()] == []
     assert not components.state_dir().exists()

@@ -58,7 +58,8 @@ def _available() -> bool:
         api = kubeapi.request("GET", f"/apis/apiregistration.k8s.io/v1/apiservices/{API_VERSION}")
     except (OSError, kubeapi.ApiError):
         return False
-    return any(cond["type"] == "Available" and cond["status"] == "True" for cond in api["status"]["conditions"])
+    conditions = api.get("status", {}).get("conditions", [])
+    return any(cond["type"] == "Available" and cond["status"] == "True" for cond in conditions)
 
 
 def start(binary: Path) -> None:

@@ -1,4 +1,8 @@
-"""The node bridge, kernel settings and CNI configuration; and their removal."""
+"""The node bridge, kernel settings, the pod egress guard and CNI configuration; and their removal.
+
+Pods may talk to each other, to Services and to the node's own addresses, never beyond the node:
+forwarded traffic from the pod network that would leave through another interface is dropped.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,32 @@ SYSCTLS = {
     "net/bridge/bridge-nf-call-ip6tables": "1",
 }
 CNI_NETWORK = "clipper-kit"
+EGRESS_CHAIN = "CLIPPER-KIT-EGRESS"
+
+
+def _iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["iptables", "-w", *args], check=check, capture_output=True, text=True)
+
+
+def _sysctl_record() -> Path:
+    return c.state_dir() / "sysctl-before.json"
+
+
+def _set_sysctls() -> None:
+    """Apply SYSCTLS, remembering the values found before the first ``up`` so ``down`` restores them."""
+    record = _sysctl_record()
+    if not record.exists():
+        record.write_text(json.dumps({key: Path("/proc/sys", key).read_text().strip() for key in SYSCTLS}))
+    for key, value in SYSCTLS.items():
+        Path("/proc/sys", key).write_text(value)
+
+
+def _guard_egress() -> None:
+    _iptables("-N", EGRESS_CHAIN, check=False)
+    _iptables("-F", EGRESS_CHAIN)
+    _iptables("-A", EGRESS_CHAIN, "-s", c.POD_CIDR, "!", "-o", c.BRIDGE, "-j", "DROP")
+    if _iptables("-C", "FORWARD", "-j", EGRESS_CHAIN, check=False).returncode != 0:
+        _iptables("-I", "FORWARD", "1", "-j", EGRESS_CHAIN)
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -39,8 +69,8 @@ def setup() -> None:
         subprocess.run(["modprobe", "br_netfilter"], check=True, capture_output=True)
     if "overlay" not in Path("/proc/filesystems").read_text():
         subprocess.run(["modprobe", "overlay"], check=True, capture_output=True)
-    for key, value in SYSCTLS.items():
-        Path("/proc/sys", key).write_text(value)
+    _set_sysctls()
+    _guard_egress()
     if not bridge_exists():
         _ip("link", "add", c.BRIDGE, "type", "bridge")
     if c.BRIDGE_CIDR not in _ip("-o", "addr", "show", "dev", c.BRIDGE).stdout:
@@ -72,6 +102,14 @@ def setup() -> None:
 
 
 def teardown() -> None:
-    """Delete the bridge (pod veths vanish with their namespaces)."""
+    """Delete the bridge (pod veths vanish with their namespaces), the guard chain; restore sysctls."""
     if bridge_exists():
         _ip("link", "delete", c.BRIDGE)
+    while _iptables("-D", "FORWARD", "-j", EGRESS_CHAIN, check=False).returncode == 0:
+        pass
+    if _iptables("-F", EGRESS_CHAIN, check=False).returncode == 0:
+        _iptables("-X", EGRESS_CHAIN)
+    record = _sysctl_record()
+    if record.exists():
+        for key, value in json.loads(record.read_text()).items():
+            Path("/proc/sys", key).write_text(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import ssl
@@ -54,7 +55,7 @@ def alive(pid: int) -> bool:
     """True while ``pid`` exists and is not a zombie waiting to be reaped."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except OSError:  # gone, or vanishing while read (ESRCH)
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
@@ -87,12 +88,14 @@ def stop(name: str, timeout: float = 15.0) -> bool:
     if pid is None:
         pid_file(name).unlink(missing_ok=True)
         return False
-    os.kill(pid, signal.SIGTERM)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while pid_of(name) and time.monotonic() < deadline:
         time.sleep(0.2)
     if pid_of(name):
-        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
         while pid_of(name):
             time.sleep(0.1)
     pid_file(name).unlink(missing_ok=True)

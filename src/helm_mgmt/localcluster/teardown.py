@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -131,7 +132,8 @@ def down() -> list[str]:
     if process.stop("containerd"):
         process.progress("stopped containerd")
     for pid in shim_pids():
-        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     for point in mountpoints_under(c.state_dir()):
         _unmount(point)
     for path in namespaces:
