@@ -125,17 +125,26 @@ def test_restricted_namespace_rejects_privileged_pod(kubectl: Any, namespace: st
     kubectl("apply", "-n", namespace, "-f", "-", stdin=compliant)
 
 
-def test_metrics_api_reports_node_usage(kubectl: Any) -> None:
-    """metrics-server is registered as metrics.k8s.io and scrapes the kubelet (what an HPA reads)."""
+def _metrics(kubectl: Any, path: str) -> dict[str, Any]:
+    """Poll a metrics.k8s.io object until metrics-server has scraped it (up to 90 s)."""
     deadline = time.monotonic() + 90
     while True:
-        raw = kubectl("get", "--raw", f"/apis/metrics.k8s.io/v1beta1/nodes/{components.NODE_NAME}", check=False)
+        raw = kubectl("get", "--raw", f"/apis/metrics.k8s.io/v1beta1/{path}", check=False)
         if raw.returncode == 0:
-            break
+            return json.loads(raw.stdout)
         assert time.monotonic() < deadline, raw.stderr
         time.sleep(3)
-    usage = json.loads(raw.stdout)["usage"]
+
+
+def test_metrics_api_reports_node_and_pod_usage(kubectl: Any, namespace: str, probe_image: str) -> None:
+    """metrics-server is registered as metrics.k8s.io and scrapes the kubelet (what an HPA reads)."""
+    kubectl("apply", "-n", namespace, "-f", "-", stdin=pod("measured", probe_image, ["idle"]))
+    kubectl("wait", "-n", namespace, "pod/measured", "--for=condition=Ready", "--timeout=120s")
+    usage = _metrics(kubectl, f"nodes/{components.NODE_NAME}")["usage"]
     assert usage["cpu"] and usage["memory"].endswith("Ki")
+    containers = _metrics(kubectl, f"namespaces/{namespace}/pods/measured")["containers"]
+    assert [container["name"] for container in containers] == ["main"]
+    assert containers[0]["usage"]["memory"].endswith("Ki")
 
 
 def _iptables_chains() -> str:
