@@ -44,8 +44,9 @@ chart of this release.
 {{- .Values.database.name | default (dig "postgres" "database" "" (.Values.global | default dict)) | default "clipper_db" -}}
 {{- end -}}
 
+{{/* global.*.existingSecret may be a template (e.g. the backend's own Secret name), rendered here. */}}
 {{- define "backend.db.secretName" -}}
-{{- .Values.database.existingSecret | default (dig "postgres" "existingSecret" "" (.Values.global | default dict)) | default (include "clipper-common.siblingFullname" (dict "ctx" . "chart" "postgres")) -}}
+{{- .Values.database.existingSecret | default (tpl (dig "postgres" "existingSecret" "" (.Values.global | default dict)) .) | default (include "clipper-common.siblingFullname" (dict "ctx" . "chart" "postgres")) -}}
 {{- end -}}
 
 {{- define "backend.db.secretKey" -}}
@@ -57,7 +58,7 @@ chart of this release.
 {{- end -}}
 
 {{- define "backend.redis.secretName" -}}
-{{- .Values.redis.existingSecret | default (dig "redis" "existingSecret" "" (.Values.global | default dict)) | default (include "clipper-common.siblingFullname" (dict "ctx" . "chart" "redis")) -}}
+{{- .Values.redis.existingSecret | default (tpl (dig "redis" "existingSecret" "" (.Values.global | default dict)) .) | default (include "clipper-common.siblingFullname" (dict "ctx" . "chart" "redis")) -}}
 {{- end -}}
 
 {{- define "backend.redis.secretKey" -}}
@@ -203,4 +204,59 @@ seccompProfile:
 {{- else -}}
 {{- include "clipper-common.image" (dict "ctx" . "image" .Values.tests.image "key" "tests.image") -}}
 {{- end -}}
+{{- end -}}
+
+{{/*
+Egress port towards PostgreSQL / Redis. NetworkPolicy ports are the destination pod's ports: the
+bundled servers (host empty) always listen on 5432 / 6379 whatever their Service port; an external
+server is reached on the configured port. Takes (dict "ctx" $ "kind" "database"|"redis").
+*/}}
+{{- define "backend.egressPort" -}}
+{{- $v := get .ctx.Values .kind -}}
+{{- if $v.host -}}{{ $v.port }}{{- else -}}{{ ternary 5432 6379 (eq .kind "database") }}{{- end -}}
+{{- end -}}
+
+{{/*
+The wait-for-dependencies init container. Takes (dict "ctx" $ "redis" true|false): the Deployment
+waits for PostgreSQL and Redis, the migrations Job for PostgreSQL only.
+*/}}
+{{- define "backend.waitForDependencies" -}}
+{{- $ := .ctx -}}
+{{- $targets := list "\"$DB_HOST:$DB_PORT\"" -}}
+{{- if .redis }}{{ $targets = append $targets "\"$REDIS_HOST:$REDIS_PORT\"" }}{{ end -}}
+- name: wait-for-dependencies
+  image: {{ include "backend.waitImage" $ }}
+  imagePullPolicy: {{ ternary $.Values.waitForDependencies.image.pullPolicy $.Values.tests.image.pullPolicy (not (empty $.Values.waitForDependencies.image.repository)) }}
+  command:
+    - sh
+    - -c
+    - |
+      deadline=$(( $(date +%s) + {{ $.Values.waitForDependencies.timeoutSeconds }} ))
+      for target in {{ join " " $targets }}; do
+        host="${target%:*}"; port="${target##*:}"
+        until nc -z -w 2 "$host" "$port"; do
+          if [ "$(date +%s)" -ge "$deadline" ]; then
+            echo "gave up after {{ $.Values.waitForDependencies.timeoutSeconds }}s: $host:$port does not accept connections" >&2
+            exit 1
+          fi
+          echo "waiting for $host:$port"
+          sleep 2
+        done
+        echo "$host:$port accepts connections"
+      done
+  env:
+    - name: DB_HOST
+      value: {{ include "backend.db.host" $ | quote }}
+    - name: DB_PORT
+      value: {{ $.Values.database.port | quote }}
+    {{- if .redis }}
+    - name: REDIS_HOST
+      value: {{ include "backend.redis.host" $ | quote }}
+    - name: REDIS_PORT
+      value: {{ $.Values.redis.port | quote }}
+    {{- end }}
+  securityContext:
+    {{- include "backend.helperSecurityContext" $ | nindent 4 }}
+  resources:
+    {{- toYaml $.Values.waitForDependencies.resources | nindent 4 }}
 {{- end -}}

@@ -79,6 +79,16 @@ value and says how to fix it.
 {{- end -}}
 {{- end -}}
 
+{{- $chartEnv := concat $owned $secret (list "DB_PASSWORD" "REDIS_PASSWORD") -}}
+{{- range .Values.extraEnv -}}
+{{- if or (has .name $chartEnv) (hasPrefix "DB_" .name) (hasPrefix "REDIS_" .name) -}}
+{{- fail (printf "extraEnv sets %s, which the chart sets itself: use containerPort, exports.mountPath, database.*, redis.* or the app secrets (secrets.*, externalSecret) instead, and remove the extraEnv entry" .name) -}}
+{{- end -}}
+{{- end -}}
+{{- $p := .Values.exports.persistence -}}
+{{- if and $p.enabled (not $p.existingClaim) (ne $p.accessMode "ReadWriteMany") $multi -}}
+{{- fail (printf "exports.persistence.enabled with accessMode %s but more than one backend pod can run (%s): a %s volume attaches to one node only, so pods elsewhere would hang in ContainerCreating (Multi-Attach). Set exports.persistence.accessMode=ReadWriteMany (with a storage class that supports it), use exports.persistence.existingClaim, or run one replica" $p.accessMode $replicas $p.accessMode) -}}
+{{- end -}}
 {{- $envNames := list -}}
 {{- range .Values.extraEnv -}}
 {{- if has .name $envNames -}}
