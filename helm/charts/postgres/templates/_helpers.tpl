@@ -47,7 +47,12 @@ the same globals) and the server agree.
 
 {{/* The user-provided Secret, or "" when the chart makes its own. */}}
 {{- define "postgres.existingSecret" -}}
-{{- (fromYaml (include "postgres.globalPostgres" .)).existingSecret | default .Values.auth.existingSecret -}}
+{{- tpl ((fromYaml (include "postgres.globalPostgres" .)).existingSecret | default "" | toString) . | default .Values.auth.existingSecret -}}
+{{- end -}}
+
+{{/* The password given in values: global.postgres.password (umbrella), then auth.password. */}}
+{{- define "postgres.givenPassword" -}}
+{{- (fromYaml (include "postgres.globalPostgres" .)).password | default .Values.auth.password | default "" | toString -}}
 {{- end -}}
 
 {{- define "postgres.secretName" -}}
@@ -71,6 +76,7 @@ Never rotates silently: PostgreSQL keeps the password it was initialised with.
 {{- $name := include "postgres.fullname" . -}}
 {{- $key := include "postgres.passwordKey" . -}}
 {{- $pw := "" -}}
+{{- $given := include "postgres.givenPassword" . -}}
 {{- $found := lookup "v1" "Secret" .Release.Namespace $name -}}
 {{- if $found -}}
 {{- $stored := get ($found.data | default dict) $key -}}
@@ -78,15 +84,18 @@ Never rotates silently: PostgreSQL keeps the password it was initialised with.
 {{- fail (printf "Secret %s/%s exists but has no key %q: PostgreSQL keeps the password it was initialised with, so the chart will not invent a new one. Put the current password under %q in that Secret (kubectl -n %s edit secret %s), or set auth.existingSecret to the Secret that holds it" .Release.Namespace $name $key $key .Release.Namespace $name) -}}
 {{- end -}}
 {{- $pw = b64dec $stored -}}
-{{- if and .Values.auth.password (ne .Values.auth.password $pw) -}}
+{{- if and $given (ne $given $pw) -}}
 {{- if .Values.auth.allowPasswordChange -}}
-{{- $pw = .Values.auth.password -}}
+{{- $pw = $given -}}
 {{- else -}}
-{{- fail (printf "auth.password differs from the password stored in Secret %s/%s: PostgreSQL keeps the password it was initialised with, so changing the Secret alone would lock the backend out. Either remove auth.password to keep the current one, or run ALTER ROLE %s PASSWORD '<new>' in the database first and then upgrade with auth.password=<new> and auth.allowPasswordChange=true" .Release.Namespace $name (include "postgres.username" .)) -}}
+{{- fail (printf "auth.password differs from the password stored in Secret %s/%s (in the umbrella the password is global.postgres.password): PostgreSQL keeps the password it was initialised with, so changing the Secret alone would lock the backend out. Either remove auth.password to keep the current one, or run ALTER ROLE %s PASSWORD '<new>' in the database first and then upgrade with auth.password=<new> and auth.allowPasswordChange=true" .Release.Namespace $name (include "postgres.username" .)) -}}
 {{- end -}}
 {{- end -}}
 {{- else -}}
-{{- $pw = .Values.auth.password | default (randAlphaNum 32) -}}
+{{- if and (not $given) (not .Values.auth.generate) -}}
+{{- fail (printf "auth.generate is false and no password is given, and Secret %s/%s does not exist (or cannot be read: helm template has no cluster access): set auth.password (global.postgres.password in the umbrella) or auth.existingSecret, or set auth.generate=true" .Release.Namespace $name) -}}
+{{- end -}}
+{{- $pw = $given | default (randAlphaNum 32) -}}
 {{- end -}}
 {{- $_ := set .Values "__postgresPassword" $pw -}}
 {{- end -}}
@@ -95,8 +104,8 @@ Never rotates silently: PostgreSQL keeps the password it was initialised with.
 
 {{/* Validation the schema cannot express. Included once, from the StatefulSet. */}}
 {{- define "postgres.validate" -}}
-{{- if and .Values.auth.password (include "postgres.existingSecret" .) -}}
-{{- fail (printf "auth.password is set but the password comes from the existing Secret %q: remove auth.password, or clear auth.existingSecret/global.postgres.existingSecret to let the chart make the Secret" (include "postgres.existingSecret" .)) -}}
+{{- if and (include "postgres.givenPassword" .) (include "postgres.existingSecret" .) -}}
+{{- fail (printf "auth.password is set (or global.postgres.password in the umbrella) but the password comes from the existing Secret %q: remove auth.password (or global.postgres.password), or clear auth.existingSecret/global.postgres.existingSecret to let the chart make the Secret" (include "postgres.existingSecret" .)) -}}
 {{- end -}}
 {{- $keyOk := regexMatch "^[-._a-zA-Z0-9]+$" (include "postgres.passwordKey" .) -}}
 {{- if not $keyOk -}}

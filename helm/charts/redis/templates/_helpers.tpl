@@ -26,7 +26,7 @@ The Secret holding the password: global.redis.existingSecret, then auth.existing
 chart's own Secret (<fullname>). The backend resolves the same order, so both read one Secret.
 */}}
 {{- define "redis.secretName" -}}
-{{- $g := dig "redis" "existingSecret" "" (.Values.global | default dict) -}}
+{{- $g := tpl (dig "redis" "existingSecret" "" (.Values.global | default dict) | toString) . -}}
 {{- coalesce $g .Values.auth.existingSecret (include "redis.fullname" .) -}}
 {{- end -}}
 
@@ -36,9 +36,14 @@ chart's own Secret (<fullname>). The backend resolves the same order, so both re
 {{- coalesce $g .Values.auth.existingSecretPasswordKey "redis-password" -}}
 {{- end -}}
 
+{{/* The password given in values: global.redis.password (umbrella), then auth.password. */}}
+{{- define "redis.givenPassword" -}}
+{{- dig "redis" "password" "" (.Values.global | default dict) | default .Values.auth.password | default "" | toString -}}
+{{- end -}}
+
 {{/* True ("true") when the chart must create the Secret itself. */}}
 {{- define "redis.createSecret" -}}
-{{- $g := dig "redis" "existingSecret" "" (.Values.global | default dict) -}}
+{{- $g := tpl (dig "redis" "existingSecret" "" (.Values.global | default dict) | toString) . -}}
 {{- if and .Values.auth.enabled (not $g) (not .Values.auth.existingSecret) -}}true{{- end -}}
 {{- end -}}
 
@@ -94,8 +99,15 @@ config.maxmemoryPercent of resources.limits.memory.
 {{- if and (not .Values.auth.enabled) .Values.config.protectedMode -}}
 {{- fail "auth.enabled is false while config.protectedMode is true: Redis would refuse every client outside its pod; set config.protectedMode=false as well, or keep auth.enabled true" -}}
 {{- end -}}
-{{- if and .Values.auth.password (or .Values.auth.existingSecret (dig "redis" "existingSecret" "" (.Values.global | default dict))) -}}
-{{- fail "auth.password is set together with an existing Secret (auth.existingSecret or global.redis.existingSecret): the chart would ignore the password; remove auth.password or the existing Secret" -}}
+{{- if and (include "redis.givenPassword" .) (or .Values.auth.existingSecret (dig "redis" "existingSecret" "" (.Values.global | default dict))) -}}
+{{- fail "auth.password (global.redis.password in the umbrella) is set together with an existing Secret (auth.existingSecret or global.redis.existingSecret): the chart would ignore the password; remove auth.password or the existing Secret" -}}
+{{- end -}}
+{{- $owned := dict "maxmemory" "config.maxmemory / config.maxmemoryPercent" "maxmemory-policy" "config.maxmemoryPolicy" "requirepass" "auth.*" "masterauth" "auth.*" "user" "auth.*" "aclfile" "auth.*" "rename-command" "config.disableCommands" "include" "nothing (the chart includes the password file)" "port" "service.port" "bind" "nothing (the chart binds every address)" "dir" "nothing (the chart keeps data in /data)" "protected-mode" "config.protectedMode" -}}
+{{- range (splitList "\n" (toString .Values.config.extraConfig)) -}}
+{{- $directive := lower (first (splitList " " (trim .))) -}}
+{{- if hasKey $owned $directive -}}
+{{- fail (printf "config.extraConfig sets %s, which the chart manages: use %s instead and remove the %s line from config.extraConfig" $directive (get $owned $directive) $directive) -}}
+{{- end -}}
 {{- end -}}
 {{- range .Values.config.disableCommands -}}
 {{- if not (regexMatch "^[A-Za-z][A-Za-z|-]*$" .) -}}
@@ -125,14 +137,17 @@ the Secret and the pod's checksum/secret agree.
 {{- $name := include "redis.fullname" . -}}
 {{- $existing := lookup "v1" "Secret" .Release.Namespace $name -}}
 {{- $value := "" -}}
-{{- if .Values.auth.password -}}
-{{- $value = .Values.auth.password | toString | b64enc -}}
+{{- $given := include "redis.givenPassword" . -}}
+{{- if $given -}}
+{{- $value = $given | b64enc -}}
 {{- else if $existing -}}
 {{- $data := $existing.data | default dict -}}
 {{- if not (hasKey $data $key) -}}
 {{- fail (printf "Secret %s exists but has no key %q, so the chart cannot reuse the password without rotating it: add the key with the current password (kubectl -n %s edit secret %s) or set auth.password" $name $key .Release.Namespace $name) -}}
 {{- end -}}
 {{- $value = get $data $key -}}
+{{- else if not .Values.auth.generate -}}
+{{- fail (printf "auth.generate is false and no password is given, and Secret %s does not exist (or cannot be read: helm template has no cluster access): set auth.password (global.redis.password in the umbrella) or auth.existingSecret, or set auth.generate=true" $name) -}}
 {{- else -}}
 {{- $value = randAlphaNum 32 | b64enc -}}
 {{- end -}}
