@@ -211,6 +211,12 @@ CASES: list[tuple[str, str, dict[str, Any], list[str]]] = [
         {"config": {"extraConfig": "  RENAME-COMMAND FLUSHALL FA"}},
         ["config.extraConfig sets rename-command", "use config.disableCommands"],
     ),
+    (
+        "redis-extra-args-requirepass",
+        "redis",
+        {"extraArgs": ["--requirepass", "x"]},
+        ["extraArgs sets --requirepass, which the chart manages", "use auth.*"],
+    ),
     # L4: extraEnv must not replace what the chart sets
     (
         "backend-extra-env-db-host",

@@ -109,6 +109,12 @@ config.maxmemoryPercent of resources.limits.memory.
 {{- fail (printf "config.extraConfig sets %s, which the chart manages: use %s instead and remove the %s line from config.extraConfig" $directive (get $owned $directive) $directive) -}}
 {{- end -}}
 {{- end -}}
+{{- range .Values.extraArgs -}}
+{{- $directive := lower (trimPrefix "--" (first (splitList " " (trim (toString .))))) -}}
+{{- if and (hasPrefix "--" (trim (toString .))) (hasKey $owned $directive) -}}
+{{- fail (printf "extraArgs sets --%s, which the chart manages: use %s instead and remove it from extraArgs" $directive (get $owned $directive)) -}}
+{{- end -}}
+{{- end -}}
 {{- range .Values.config.disableCommands -}}
 {{- if not (regexMatch "^[A-Za-z][A-Za-z|-]*$" .) -}}
 {{- fail (printf "config.disableCommands entry %q is not a Redis command name: use names such as FLUSHALL" .) -}}
