@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -66,8 +67,8 @@ def probe_image(cluster: Path) -> str:
 
 @pytest.fixture
 def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh namespace for one test, deleted afterwards."""
-    name = "t-" + request.node.name.replace("_", "-")[:50].strip("-").lower()
+    """A fresh namespace for one test (unique per run), deleted afterwards."""
+    name = "t-" + request.node.name.replace("_", "-")[:44].strip("-").lower() + "-" + uuid.uuid4().hex[:6]
     kubectl("create", "namespace", name)
     yield name
     kubectl("delete", "namespace", name, "--wait=false", check=False)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from helm_mgmt.gobuild import bin_dir
 from helm_mgmt.localcluster import components, containerd, down, network, process, report
 from helm_mgmt.localcluster.teardown import NETNS_DIR, created_host_paths, mountpoints_under, shim_pids
 
@@ -39,7 +43,7 @@ def pod(name: str, image: str, args: list[str], **spec: Any) -> str:
     body = {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name},
+        "metadata": {"name": name, "labels": {"app": name}},
         "spec": {
             "securityContext": RESTRICTED_CONTEXT,
             "automountServiceAccountToken": False,
@@ -51,9 +55,17 @@ def pod(name: str, image: str, args: list[str], **spec: Any) -> str:
     return json.dumps(body)
 
 
-def wait_succeeded(kubectl: Any, namespace: str, name: str) -> str:
-    kubectl("wait", "-n", namespace, f"pod/{name}", "--for=jsonpath={.status.phase}=Succeeded", "--timeout=120s")
-    return kubectl("logs", "-n", namespace, name).stdout
+def wait_succeeded(kubectl: Any, namespace: str, name: str, timeout: float = 120) -> str:
+    """Wait for a run-to-completion pod; return its output, or fail with it as soon as the pod fails."""
+    deadline = time.monotonic() + timeout
+    while True:
+        phase = kubectl("get", "-n", namespace, f"pod/{name}", "-o", "jsonpath={.status.phase}").stdout
+        if phase in ("Succeeded", "Failed"):
+            logs = kubectl("logs", "-n", namespace, name).stdout
+            assert phase == "Succeeded", f"pod {name} failed:\n{logs}"
+            return logs
+        assert time.monotonic() < deadline, f"pod {name} still {phase} after {timeout:.0f}s"
+        time.sleep(1)
 
 
 def test_node_ready_with_pinned_version(kubectl: Any) -> None:
@@ -80,6 +92,53 @@ def test_cluster_dns_resolves_kubernetes_service(kubectl: Any, namespace: str, p
     manifest = pod("lookup", probe_image, ["lookup", name], restartPolicy="Never")
     kubectl("apply", "-n", namespace, "-f", "-", stdin=manifest)
     assert wait_succeeded(kubectl, namespace, "lookup").split() == [components.SERVICE_IP]
+
+
+def _serve(kubectl: Any, namespace: str, image: str) -> None:
+    """Pod ``web`` answering HTTP on 8080 behind Service ``web`` (port 80)."""
+    readiness = {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 1}
+    server = pod("web", image, ["serve", ":8080"], container={"readinessProbe": readiness})
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]},
+    }
+    kubectl("apply", "-n", namespace, "-f", "-", stdin=server)
+    kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(service))
+    kubectl("wait", "-n", namespace, "pod/web", "--for=condition=Ready", "--timeout=120s")
+
+
+def test_service_name_routes_to_its_pod(kubectl: Any, namespace: str, probe_image: str) -> None:
+    _serve(kubectl, namespace, probe_image)
+    url = f"http://web.{namespace}.svc.{components.CLUSTER_DOMAIN}/"
+    # kube-proxy programs a new Service within about a second: the client may retry once or twice.
+    client = pod("client", probe_image, ["get", url], restartPolicy="OnFailure")
+    kubectl("apply", "-n", namespace, "-f", "-", stdin=client)
+    kubectl("wait", "-n", namespace, "pod/client", "--for=jsonpath={.status.phase}=Succeeded", "--timeout=120s")
+    assert kubectl("logs", "-n", namespace, "client").stdout.strip() == "probe web"
+
+
+def test_port_forward_reaches_a_pod(kubectl: Any, namespace: str, probe_image: str, cluster: Path) -> None:
+    _serve(kubectl, namespace, probe_image)
+    binary = bin_dir("kubernetes", components.KUBERNETES_VERSION) / "kubectl"
+    forward = subprocess.Popen(
+        [str(binary), "port-forward", "-n", namespace, "--address", "127.0.0.1", "pod/web", ":8080"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "KUBECONFIG": str(cluster)},
+    )
+    try:
+        assert forward.stdout is not None
+        first = forward.stdout.readline()
+        local = re.search(r"127\.0\.0\.1:(\d+) -> 8080", first)
+        assert local, first
+        with urllib.request.urlopen(f"http://127.0.0.1:{local.group(1)}/", timeout=10) as resp:
+            assert resp.read().decode().strip() == "probe web"
+    finally:
+        forward.terminate()
+        forward.wait(timeout=10)
 
 
 def test_pvc_on_standard_binds_and_is_writable(kubectl: Any, namespace: str, probe_image: str) -> None:

@@ -1,7 +1,11 @@
-"""A tiny test image (``probe``: idle, DNS lookup, file write) built from Go source in this package."""
+"""A tiny test image (``probe``: idle, DNS lookup, file write, HTTP serve/get) built from Go source here.
+
+The tag is a digest of the source, so an edited probe is rebuilt and imported under a new name.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from pathlib import Path
 
@@ -10,14 +14,15 @@ from helm_mgmt.localcluster.imagearchive import pack
 from helm_mgmt.paths import cache_root
 
 SOURCE = Path(__file__).with_name("probe")
-IMAGE = "localhost/clipper-kit/probe:1"
+TAG = hashlib.sha256(b"".join((SOURCE / name).read_bytes() for name in ("go.mod", "main.go"))).hexdigest()[:12]
+IMAGE = f"localhost/clipper-kit/probe:{TAG}"
 
 
 def archive() -> Path:
-    out = cache_root() / "localcluster" / "probe-1.tar"
+    out = cache_root() / "localcluster" / f"probe-{TAG}.tar"
     if out.exists():
         return out
-    binary = out.with_name("probe")
+    binary = out.with_name(f"probe-{TAG}")
     binary.parent.mkdir(parents=True, exist_ok=True)
     env = {**go_env(), "CGO_ENABLED": "0"}
     subprocess.run(

@@ -1,18 +1,21 @@
-// Command probe is the test image's only program: it idles, resolves names or writes files,
-// so that cluster tests can check DNS and volumes from inside a pod.
+// Command probe is the test image's only program: it idles, resolves names, writes files, serves
+// or fetches HTTP, so that cluster tests can check DNS, volumes and Services from inside a pod.
 package main
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: probe idle | lookup NAME | write PATH TEXT")
+		fmt.Fprintln(os.Stderr, "usage: probe idle | lookup NAME | write PATH TEXT | serve ADDR | get URL")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -40,6 +43,27 @@ func main() {
 			os.Exit(1)
 		}
 		fmt.Println(string(data))
+	case "serve":
+		http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			host, _ := os.Hostname()
+			fmt.Fprintf(w, "probe %s\n", host)
+		})
+		if err := http.ListenAndServe(os.Args[2], nil); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	case "get":
+		client := http.Client{Timeout: 10 * time.Second}
+		resp, err := client.Get(os.Args[2])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer resp.Body.Close()
+		if _, err := io.Copy(os.Stdout, resp.Body); err != nil || resp.StatusCode != http.StatusOK {
+			fmt.Fprintln(os.Stderr, "status", resp.StatusCode, err)
+			os.Exit(1)
+		}
 	default:
 		fmt.Fprintln(os.Stderr, "unknown command", os.Args[1])
 		os.Exit(2)
