@@ -98,6 +98,12 @@ CASES: list[tuple[str, str, dict[str, Any], list[str]]] = [
         ["postgres.auth.existingSecret (pg)", "set global.postgres.existingSecret=pg instead"],
     ),
     (
+        "postgres-auth-password-key",
+        "clipper",
+        {"postgres": {"auth": {"secretKeys": {"passwordKey": "pw"}}}},
+        ["postgres.auth.secretKeys.passwordKey (pw) has no effect", "set global.postgres.passwordKey=pw instead"],
+    ),
+    (
         "postgres-auth-password",
         "clipper",
         {"postgres": {"auth": {"password": "a-long-password"}}},
