@@ -210,11 +210,6 @@ def _iptables_chains() -> str:
     return subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
 
 
-def _bridge_ports() -> list[str]:
-    out = subprocess.run(["ip", "-o", "link", "show", "master", components.BRIDGE], capture_output=True, text=True)
-    return [line.split(":")[1].strip().split("@")[0] for line in out.stdout.splitlines()]
-
-
 @pytest.mark.cluster_down
 def test_down_leaves_nothing_behind(kubectl: Any, namespace: str, probe_image: str) -> None:
     kubectl("apply", "-n", namespace, "-f", "-", stdin=pod("running", probe_image, ["idle"]))
@@ -225,7 +220,8 @@ def test_down_leaves_nothing_behind(kubectl: Any, namespace: str, probe_image: s
     namespaces = containerd.network_namespaces()
     assert namespaces, "a running pod has a network namespace"
     assert network.EGRESS_CHAIN in _iptables_chains(), "pods must not reach beyond the node"
-    veths = _bridge_ports()
+    veths = network.bridge_ports()
+    assert veths, "a running pod has a veth on the node bridge"
     host_paths = [path for path in created_host_paths() if path != NETNS_DIR]
     assert down() == []
     assert [pid for pid in pids if process.alive(pid)] == []

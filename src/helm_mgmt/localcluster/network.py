@@ -55,6 +55,12 @@ def bridge_exists() -> bool:
     return _ip("link", "show", c.BRIDGE, check=False).returncode == 0
 
 
+def bridge_ports() -> list[str]:
+    """Interfaces attached to the node bridge (the host ends of the pods' veths)."""
+    out = _ip("-o", "link", "show", "master", c.BRIDGE, check=False).stdout
+    return [line.split(":")[1].strip().split("@")[0] for line in out.splitlines()]
+
+
 def cni_conf_dir() -> Path:
     return c.state_dir() / "cni" / "net.d"
 
@@ -102,8 +108,14 @@ def setup() -> None:
 
 
 def teardown() -> None:
-    """Delete the bridge (pod veths vanish with their namespaces), the guard chain; restore sysctls."""
+    """Delete the pods' veths and the bridge, the guard chain; restore sysctls.
+
+    A veth would vanish with its pod's namespace, but the kernel frees namespaces asynchronously
+    (seconds with several pods), so the host ends are deleted here at once.
+    """
     if bridge_exists():
+        for port in bridge_ports():
+            _ip("link", "delete", port, check=False)
         _ip("link", "delete", c.BRIDGE)
     while _iptables("-D", "FORWARD", "-j", EGRESS_CHAIN, check=False).returncode == 0:
         pass
