@@ -414,7 +414,7 @@ def test_extra_env_is_merged_by_name_user_wins():
     docs = fast(
         {
             "extraEnv": [
-                {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "other", "key": "pw"}}},
+                {"name": "CDN_API_TOKEN", "valueFrom": {"secretKeyRef": {"name": "other", "key": "pw"}}},
                 {"name": "GOMAXPROCS", "value": "2"},
             ],
             "extraEnvFrom": [{"configMapRef": {"name": "more-settings"}}],
@@ -422,7 +422,7 @@ def test_extra_env_is_merged_by_name_user_wins():
     )
     c = backend(docs)
     env = env_map(c)  # fails on duplicates
-    assert env["DB_PASSWORD"] == {"secretKeyRef": {"name": "other", "key": "pw"}}
+    assert env["CDN_API_TOKEN"] == {"secretKeyRef": {"name": "other", "key": "pw"}}
     assert env["GOMAXPROCS"] == "2"
     assert {"configMapRef": {"name": "more-settings"}} in c["envFrom"]
 
@@ -829,7 +829,8 @@ def test_exports_on_a_shared_claim():
 
 
 def test_exports_storage_class_falls_back_to_global_and_existing_claim():
-    docs = fast({"exports": {"persistence": {"enabled": True}}, "global": {"storageClass": "fast"}})
+    rwx = {"enabled": True, "accessMode": "ReadWriteMany"}
+    docs = fast({"exports": {"persistence": rwx}, "global": {"storageClass": "fast"}})
     assert find(docs, "PersistentVolumeClaim", f"{NAME}-exports")["spec"]["storageClassName"] == "fast"
     docs = fast({"exports": {"persistence": {"enabled": True, "existingClaim": "shared-exports"}}})
     assert not find_all(docs, "PersistentVolumeClaim")
@@ -915,7 +916,7 @@ def test_migrations_job_from_a_configmap():
     assert env["DB_PASSWORD"] == {"secretKeyRef": {"name": "clipper-postgres", "key": "password"}}
     assert env["DB_SSLMODE"] == "disable"
     assert {"name": "migrations", "configMap": {"name": "clipper-migrations"}} in spec["volumes"]
-    assert "initContainers" not in spec
+    assert [c["name"] for c in spec["initContainers"]] == ["wait-for-dependencies"]
     np = netpol(docs, f"{NAME}-migrations")
     assert np["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "migrations"
     assert (5432, "TCP") in egress_by_port(np)

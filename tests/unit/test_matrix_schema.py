@@ -108,6 +108,9 @@ def test_schema_accepts_global_as_an_object(chart: Chart) -> None:
     schema = schema_of(chart)
     global_schema = schema["properties"]["global"]
     assert global_schema["type"] == "object"
+    if chart.name == "clipper":
+        # The umbrella defines `global`: its schema is closed so that typos fail (global.storageclass).
+        return
     assert global_schema.get("additionalProperties", True) is not False
     values = coalesce(load_values(chart.path / "values.yaml"), {"global": {"fromAnotherChart": {"any": ["thing"]}}})
     assert not schema_errors(schema, values)

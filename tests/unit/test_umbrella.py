@@ -400,7 +400,7 @@ def test_namespaced_issuer_and_several_hosts():
 
 
 def test_plain_http_without_tls_has_no_issuer():
-    ing = find(render(CHART, {"ingress": {"tls": []}}), "Ingress")
+    ing = find(render(CHART, {"ingress": {"tls": [], "allowPlainHTTP": True}}), "Ingress")
     assert "tls" not in ing["spec"]
     assert "cert-manager.io/cluster-issuer" not in ing["metadata"]["annotations"]
 

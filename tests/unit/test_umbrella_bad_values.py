@@ -39,14 +39,14 @@ CASES = [
         [
             "postgres.config.maxConnections (300)",
             "backend.autoscaling.maxReplicas (20)",
-            "= 510",
-            "raise postgres.config.maxConnections to 510",
+            "= 538",
+            "raise postgres.config.maxConnections to 538",
         ],
     ),
     (
         "max-connections-below-replicas",
         {"backend": {"autoscaling": {"enabled": False}, "replicaCount": 12}},
-        ["postgres.config.maxConnections (300)", "backend.replicaCount (12)", "= 310"],
+        ["postgres.config.maxConnections (300)", "backend.replicaCount (12)", "= 338"],
     ),
     (
         "external-postgres-without-host",
