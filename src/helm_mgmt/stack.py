@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
 from helm_mgmt.helm import Helm
@@ -107,21 +106,12 @@ helm test {spec.release} -n {spec.namespace}
     return 0
 
 
-def cmd_down(args: argparse.Namespace) -> int:
-    from helm_mgmt.localcluster import teardown
-
-    leftovers = teardown.down()
-    for line in leftovers:
-        print(f"could not remove: {line}", file=sys.stderr)
-    return 1 if leftovers else 0
-
-
 def add_stack_parsers(sub) -> None:
     p = sub.add_parser("up", help="local cluster + images + the whole stack, waiting until everything is Ready")
     p.add_argument("--release", "-r", default=RELEASE)
     p.add_argument("--namespace", "-n", default=NAMESPACE)
     p.set_defaults(func=cmd_up)
+    from helm_mgmt.localcluster.cli import down_command
+
     p = sub.add_parser("down", help="stop the local cluster and remove what it created")
-    p.set_defaults(func=cmd_down)
-
-
+    p.set_defaults(func=down_command)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -72,3 +74,34 @@ def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]
     kubectl("create", "namespace", name)
     yield name
     kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+PortForward = Callable[[str, str, int], AbstractContextManager[int]]
+
+
+@pytest.fixture(scope="session")
+def port_forward(cluster: Path) -> PortForward:
+    """``with port_forward(namespace, "svc/x", 8080) as local_port:`` forwards 127.0.0.1:<local_port>
+    to the target's port for the duration of the block."""
+    binary = bin_dir("kubernetes", components.KUBERNETES_VERSION) / "kubectl"
+
+    @contextmanager
+    def forward(namespace: str, target: str, port: int) -> Iterator[int]:
+        proc = subprocess.Popen(
+            [str(binary), "port-forward", "-n", namespace, "--address", "127.0.0.1", target, f":{port}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "KUBECONFIG": str(cluster)},
+        )
+        try:
+            assert proc.stdout is not None
+            first = proc.stdout.readline()
+            local = re.search(rf"127\.0\.0\.1:(\d+) -> {port}", first)
+            assert local, f"port-forward said: {first} {proc.stderr.read() if proc.poll() is not None else ''}"
+            yield int(local.group(1))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+    return forward

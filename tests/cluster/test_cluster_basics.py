@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import re
 import subprocess
 import time
 import urllib.request
@@ -13,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from helm_mgmt.gobuild import bin_dir
 from helm_mgmt.localcluster import components, containerd, down, network, process, report
 from helm_mgmt.localcluster.teardown import NETNS_DIR, created_host_paths, mountpoints_under, shim_pids
 
@@ -119,26 +116,13 @@ def test_service_name_routes_to_its_pod(kubectl: Any, namespace: str, probe_imag
     assert kubectl("logs", "-n", namespace, "client").stdout.strip() == "probe web"
 
 
-def test_port_forward_reaches_a_pod(kubectl: Any, namespace: str, probe_image: str, cluster: Path) -> None:
+def test_port_forward_reaches_a_pod(kubectl: Any, namespace: str, probe_image: str, port_forward: Any) -> None:
     _serve(kubectl, namespace, probe_image)
-    binary = bin_dir("kubernetes", components.KUBERNETES_VERSION) / "kubectl"
-    forward = subprocess.Popen(
-        [str(binary), "port-forward", "-n", namespace, "--address", "127.0.0.1", "pod/web", ":8080"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "KUBECONFIG": str(cluster)},
-    )
-    try:
-        assert forward.stdout is not None
-        first = forward.stdout.readline()
-        local = re.search(r"127\.0\.0\.1:(\d+) -> 8080", first)
-        assert local, first
-        with urllib.request.urlopen(f"http://127.0.0.1:{local.group(1)}/", timeout=10) as resp:
-            assert resp.read().decode().strip() == "probe web"
-    finally:
-        forward.terminate()
-        forward.wait(timeout=10)
+    with (
+        port_forward(namespace, "pod/web", 8080) as local_port,
+        urllib.request.urlopen(f"http://127.0.0.1:{local_port}/", timeout=10) as resp,
+    ):
+        assert resp.read().decode().strip() == "probe web"
 
 
 def test_pvc_on_standard_binds_and_is_writable(kubectl: Any, namespace: str, probe_image: str) -> None:

@@ -8,11 +8,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -112,26 +110,6 @@ def test_helm_test_passes(stack, helm):
     assert "Succeeded" in proc.stdout
 
 
-@contextmanager
-def port_forward(kubectl_binary: str, kubeconfig: Path, target: str, port: int) -> Iterator[str]:
-    proc = subprocess.Popen(
-        [kubectl_binary, "port-forward", "-n", NAMESPACE, target, f":{port}", "--address", "127.0.0.1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        match = re.search(r"127\.0\.0\.1:(\d+)", line)
-        assert match, f"port-forward said: {line} {proc.stderr.read() if proc.poll() is not None else ''}"
-        yield f"http://127.0.0.1:{match.group(1)}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 def _http(url: str, data: bytes | None = None) -> tuple[int, dict]:
     req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
     try:
@@ -142,11 +120,9 @@ def _http(url: str, data: bytes | None = None) -> tuple[int, dict]:
 
 
 @pytest.fixture(scope="module")
-def backend_url(stack, cluster) -> Iterator[str]:
-    from helm_mgmt.kube import kubectl_binary
-
-    with port_forward(kubectl_binary(), cluster, f"svc/{RELEASE}-backend", 8080) as url:
-        yield url
+def backend_url(stack, port_forward) -> Iterator[str]:
+    with port_forward(stack, f"svc/{RELEASE}-backend", 8080) as local_port:
+        yield f"http://127.0.0.1:{local_port}"
 
 
 def test_backend_uses_the_wired_services_and_credentials(backend_url, kubectl):

@@ -26,7 +26,8 @@ def _up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _down(args: argparse.Namespace) -> int:
+def down_command(args: argparse.Namespace) -> int:
+    """Tear the cluster down; exit 1 listing whatever could not be removed."""
     problems = teardown.down()
     for problem in problems:
         print(f"left behind: {problem}", file=sys.stderr)
@@ -46,7 +47,7 @@ def add_cluster_parser(subparsers: argparse._SubParsersAction) -> None:
     up = commands.add_parser("up", help="build what is missing, start the cluster, wait for the node")
     up.set_defaults(func=_up)
     down = commands.add_parser("down", help="stop every process and remove mounts, interfaces and state")
-    down.set_defaults(func=_down)
+    down.set_defaults(func=down_command)
     status = commands.add_parser("status", help="each component's process and version, node readiness")
     status.add_argument("--output", choices=("text", "json"), default="text")
     status.set_defaults(func=_status)
