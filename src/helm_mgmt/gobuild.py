@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from helm_mgmt.paths import cache_root, logs_dir
+
+HEARTBEAT_S = 30.0
 
 
 class BuildError(RuntimeError):
@@ -45,6 +48,7 @@ def go_install(
     ldflags: str = "",
     cwd: Path | None = None,
     env_extra: dict[str, str] | None = None,
+    tags: str = "",
 ) -> Path:
     """``go install package`` into the cache unless the binary is already there; return its path.
 
@@ -64,6 +68,8 @@ def go_install(
     cmd = ["go", "install", "-trimpath"]
     if ldflags:
         cmd += ["-ldflags", ldflags]
+    if tags:
+        cmd += ["-tags", tags]
     cmd.append(package)
     print(f"building {name} {version} (log: {log})", file=sys.stderr, flush=True)
     with log.open("w") as out:
@@ -72,3 +78,22 @@ def go_install(
         tail = "".join(log.read_text().splitlines(keepends=True)[-15:])
         raise BuildError(f"building {name} {version} failed (exit {result.returncode}); see {log}:\n{tail}")
     return exe
+
+
+def run_go(args: list[str], cwd: Path, log: Path, env_extra: dict[str, str] | None = None) -> None:
+    """Run ``go args`` with output to ``log``; a long build reports every 30 s that it is still going."""
+    started = time.monotonic()
+    with log.open("a") as out:
+        out.write(f"$ go {' '.join(args)}\n")
+        out.flush()
+        env = {**go_env(), **(env_extra or {})}
+        proc = subprocess.Popen(["go", *args], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        while True:
+            try:
+                returncode = proc.wait(timeout=HEARTBEAT_S)
+                break
+            except subprocess.TimeoutExpired:
+                print(f"  still running go {args[0]} ({time.monotonic() - started:.0f}s)", file=sys.stderr, flush=True)
+    if returncode != 0:
+        tail = "".join(log.read_text().splitlines(keepends=True)[-20:])
+        raise BuildError(f"go {args[0]} failed (exit {returncode}); see {log}:\n{tail}")

@@ -7,44 +7,22 @@ All commands of one wrapper are compiled by a single ``go build`` so they share 
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from helm_mgmt.gobuild import BuildError, bin_dir, go_env
+from helm_mgmt.gobuild import BuildError, bin_dir, run_go
 from helm_mgmt.localcluster import components as c
 from helm_mgmt.paths import cache_root, logs_dir
 
 STAGING_REPLACE = re.compile(r"^\s*(k8s\.io/[\w.-]+)\s+=>\s+\./staging/", re.MULTILINE)
 
 
-HEARTBEAT = 30.0
-
-
-def _go(args: list[str], cwd: Path, log: Path) -> None:
-    """Run ``go args`` with output to ``log``; a long build reports every 30 s that it is still going."""
-    started = time.monotonic()
-    with log.open("a") as out:
-        out.write(f"$ go {' '.join(args)}\n")
-        out.flush()
-        proc = subprocess.Popen(["go", *args], cwd=cwd, env=go_env(), stdout=out, stderr=subprocess.STDOUT)
-        while True:
-            try:
-                returncode = proc.wait(timeout=HEARTBEAT)
-                break
-            except subprocess.TimeoutExpired:
-                print(f"  still running go {args[0]} ({time.monotonic() - started:.0f}s)", file=sys.stderr, flush=True)
-    if returncode != 0:
-        tail = "".join(log.read_text().splitlines(keepends=True)[-20:])
-        raise BuildError(f"go {args[0]} failed (exit {returncode}); see {log}:\n{tail}")
-
-
 def _module_file(module: str, version: str, log: Path) -> str:
     """The go.mod that ``module@version`` publishes, fetched through the module cache."""
     wrappers = cache_root() / "wrappers"
     wrappers.mkdir(parents=True, exist_ok=True)
-    _go(["mod", "download", f"{module}@{version}"], wrappers, log)
+    run_go(["mod", "download", f"{module}@{version}"], wrappers, log)
     escaped = re.sub(r"[A-Z]", lambda m: "!" + m.group(0).lower(), module)
     return (cache_root() / "go" / "mod" / "cache" / "download" / escaped / "@v" / f"{version}.mod").read_text()
 
@@ -81,9 +59,9 @@ def build_wrapped(
     flags = ["-trimpath", "-ldflags", f"-s -w {ldflags}".strip()]
     if len(packages) == 1:
         ((binary, package),) = packages.items()
-        _go(["build", *flags, "-o", str(staging / binary), package], wrapper, log)
+        run_go(["build", *flags, "-o", str(staging / binary), package], wrapper, log)
     else:
-        _go(["build", *flags, "-o", str(staging) + "/", *packages.values()], wrapper, log)
+        run_go(["build", *flags, "-o", str(staging) + "/", *packages.values()], wrapper, log)
     for binary, exe in exes.items():
         (staging / binary).replace(exe)
     print(f"built {name} {version} in {time.monotonic() - started:.0f}s", file=sys.stderr, flush=True)
@@ -96,7 +74,7 @@ def _staging_replacements(log: Path) -> dict[str, str]:
     replaces = {}
     for module in STAGING_REPLACE.findall(_module_file("k8s.io/kubernetes", c.KUBERNETES_VERSION, log)):
         try:
-            _go(["mod", "download", f"{module}@{c.STAGING_VERSION}"], wrappers, log)
+            run_go(["mod", "download", f"{module}@{c.STAGING_VERSION}"], wrappers, log)
             replaces[module] = f"{module} {c.STAGING_VERSION}"
         except BuildError:
             stub = wrappers / "stubs" / module
