@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from helm_mgmt import debian
+from helm_mgmt.paths import logs_dir
+
 PG_SUPERUSER = "clipper"
 PG_PASSWORD = "pg-secret-for-tests"
 PG_DATABASE = "clipper_db"
@@ -20,22 +23,16 @@ REDIS_PASSWORD = "redis-secret-for-tests"
 
 
 def ensure_debian_packages(*packages: str) -> None:
-    """Install missing Debian packages (as root), or skip the test saying what is missing."""
-    query = subprocess.run(
-        ["dpkg-query", "-W", "-f", "${Package} ${db:Status-Status}\n", *packages],
-        capture_output=True, text=True,
-    )
-    installed = {line.split()[0] for line in query.stdout.splitlines() if line.endswith(" installed")}
-    missing = [pkg for pkg in packages if pkg not in installed]
-    if not missing:
+    """Install missing Debian packages (as root), or fail the test saying what is missing."""
+    absent = debian.missing(packages)
+    if not absent:
         return
     if os.geteuid() != 0:
-        pytest.skip(f"Debian packages {' '.join(missing)} are missing and installing them needs root")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", *missing]):
-        result = subprocess.run(cmd, capture_output=True, text=True, env=env)
-        if result.returncode != 0:
-            pytest.fail(f"{' '.join(cmd)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+        pytest.fail(f"Debian packages {' '.join(absent)} are missing and installing them needs root")
+    try:
+        debian.install(absent, logs_dir() / "servers-apt.log")
+    except debian.DebianInstallError as err:
+        pytest.fail(str(err))
 
 
 def free_port() -> int:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+from helm_mgmt import debian
 from helm_mgmt.localcluster import (
     build,
     containerd,
@@ -27,6 +26,7 @@ from helm_mgmt.localcluster import (
 )
 from helm_mgmt.localcluster import components as c
 from helm_mgmt.localcluster.components import kubeconfig_path
+from helm_mgmt.paths import logs_dir
 
 APT_PACKAGES = {
     "containerd": "containerd",
@@ -49,9 +49,7 @@ def _ensure_host_packages() -> None:
     if not missing:
         return
     process.progress(f"installing Debian packages: {' '.join(missing)}")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env)
+    debian.install(missing, logs_dir() / "cluster-apt.log")
 
 
 def binaries() -> dict[str, Path]:
