@@ -1,6 +1,7 @@
 #!/bin/sh
-# Entrypoint of clipper.local/frontend: writes the listen directives for NGINX_PORT (default 8080)
-# under /tmp/nginx, where nginx also keeps its pid file and temporary files, then runs the command.
+# Entrypoint of the Clipper frontend image (images/frontend/Containerfile): writes the listen
+# directives for NGINX_PORT (default 8080) under /tmp/nginx, where nginx also keeps its pid file and
+# temporary files, then runs the command.
 # Nothing else is written, so the root filesystem may be read-only and the user need not be root.
 set -eu
 

@@ -19,9 +19,12 @@ def recipe_with_file(path: Path) -> images.Recipe:
 
 
 def test_every_image_has_a_fixed_tag_under_clipper_local() -> None:
-    assert set(images.IMAGES) == {"postgres", "redis", "frontend", "backend-double", "toolbox"}
-    for reference in images.IMAGES.values():
-        assert reference.startswith("clipper.local/")
+    names = {"postgres", "redis", "frontend", "backend", "migrations", "toolbox", "backend-upstream-layout"}
+    assert set(images.IMAGES) == names
+    for name, reference in images.IMAGES.items():
+        # The published layout goes by the published name, so that the charts' defaults meet it.
+        prefix = "ghcr.io/subculture-collective/clipper/" if name == "backend-upstream-layout" else "clipper.local/"
+        assert reference.startswith(prefix)
         assert not reference.endswith(":latest")
     assert images.IMAGES["postgres"] == "clipper.local/postgres:17-pgvector"
     assert images.IMAGES["redis"] == "clipper.local/redis:7"
@@ -75,3 +78,11 @@ def test_archive_config_digest_reads_the_docker_archive_manifest(tmp_path: Path)
         info.size = len(manifest)
         tar.addfile(info, io.BytesIO(manifest))
     assert images.archive_config_digest(archive) == "sha256:abc123"
+
+
+def test_published_layout_goes_by_the_backend_charts_app_version() -> None:
+    """The charts' default backend image is this reference, so a default install meets the image."""
+    from helm_mgmt.charts import load_charts
+
+    app_version = load_charts()["backend"].meta["appVersion"]
+    assert images.IMAGES["backend-upstream-layout"] == f"ghcr.io/subculture-collective/clipper/backend:{app_version}"

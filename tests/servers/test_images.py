@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from helm_mgmt.localcluster import images
+from helm_mgmt.localcluster import clipperapp, images
 
 from .containers import Container, NetNS, RunSpec, Volume, process_ids, require_runc_host, running, unpack
 from .support import ensure_debian_packages, wait_for
@@ -70,10 +69,13 @@ EXPECTED_CONFIG = {
         "User": "101:101", "Entrypoint": ["/docker-entrypoint.sh"], "Cmd": ["nginx", "-g", "daemon off;"],
         "WorkingDir": "/", "ExposedPorts": {"8080/tcp": {}},
     },
-    "backend-double": {
-        "User": "10001:10001", "Entrypoint": ["python3", "/opt/backend-double/server.py"],
-        "WorkingDir": "/app", "ExposedPorts": {"8080/tcp": {}},
+    "backend": {
+        "User": "65532:65532", "Entrypoint": ["/app/api"], "WorkingDir": "/app", "ExposedPorts": {"8080/tcp": {}},
     },
+    "backend-upstream-layout": {
+        "User": "0:0", "Cmd": ["./api"], "WorkingDir": "/root", "ExposedPorts": {"8080/tcp": {}},
+    },
+    "migrations": {"User": "65532:65532", "Entrypoint": ["migrate"], "Cmd": ["--help"], "WorkingDir": "/"},
     "toolbox": {"User": "10001:10001", "Entrypoint": None, "Cmd": ["sh"], "WorkingDir": "/"},
 }
 
@@ -92,8 +94,8 @@ def test_image_config(archives: dict[str, Path], name: str) -> None:
         assert env["NGINX_PORT"] == "8080"
     labels = config["Labels"]
     assert labels["org.opencontainers.image.title"] == images.IMAGES[name]
-    if name == "backend-double":
-        assert "not Clipper" in labels["org.opencontainers.image.description"]
+    recipe = next(r for r in images.RECIPES if r.name == name)
+    assert labels["org.opencontainers.image.description"] == recipe.description
 
 
 def test_archives_name_their_reference_and_are_reused(archives: dict[str, Path]) -> None:
@@ -264,7 +266,7 @@ def test_frontend_serves_as_uid_101_on_a_read_only_root(
         wait_for("nginx on port 8080", lambda: netns.http_get("http://127.0.0.1:8080/health.html")[0] == 200, 30)
         status, body = netns.http_get("http://127.0.0.1:8080/")
         assert status == 200
-        assert "Clipper local frontend" in body
+        assert '<div id="root">' in body  # the real SPA's entry page
         pids = nginx.pids()
         assert len(pids) >= 2, "expected an nginx master and at least one worker"
         assert {process_ids(pid) for pid in pids} == {(101, 101)}
@@ -286,23 +288,31 @@ def test_frontend_serves_as_uid_101_on_a_read_only_root(
         wait_for("nginx on port 80", lambda: netns.http_get("http://127.0.0.1/health.html")[0] == 200, 30)
 
 
-def test_backend_double_image_against_postgres_and_redis_images(
+def test_real_backend_and_migrations_images_against_postgres_and_redis_images(
     bundle: Callable[[str], Path], netns: NetNS, tmp_path: Path
 ) -> None:
-    _pgdata, pg_volumes = postgres_volumes(tmp_path)
+    """Clipper itself, as the charts run it: the migrations image brings an empty database to the
+    snapshot's newest version, then the API (uid 65532, read-only root) serves from it."""
+    pgdata = tmp_path / "pgdata"
+    pgdata.mkdir()
+    os.chown(pgdata, 999, 999)
     _data, redis_vols = redis_volumes(tmp_path)
     state = tmp_path / "runc"
-    # POSTGRES_PASSWORD itself here; the other postgres tests read it from POSTGRES_PASSWORD_FILE.
-    pg_env = {"POSTGRES_USER": "app", "POSTGRES_DB": "appdb", "POSTGRES_PASSWORD": PG_PASSWORD}
-    pg_spec = RunSpec(env=pg_env, empty_dirs=POSTGRES_EMPTY_DIRS, volumes=pg_volumes)
+    # The chart's default user: migration 000087 grants to a role named clipper.
+    pg_env = {"POSTGRES_USER": "clipper", "POSTGRES_DB": "clipper_db", "POSTGRES_PASSWORD": PG_PASSWORD}
+    pg_spec = RunSpec(env=pg_env, empty_dirs=POSTGRES_EMPTY_DIRS, volumes=(Volume(pgdata, "/var/lib/postgresql/data"),))
     redis_spec = RunSpec(args=["docker-entrypoint.sh", "/usr/local/etc/redis/redis.conf"], volumes=redis_vols)
-    double_spec = RunSpec(
+    url = f"postgres://clipper:{PG_PASSWORD}@127.0.0.1:5432/clipper_db?sslmode=disable"
+    migrate = RunSpec(args=["migrate", "-path", "/migrations", "-database", url, "up"])
+    api_spec = RunSpec(
         env={
-            "PORT": "8081", "DB_HOST": "127.0.0.1", "DB_USER": "app", "DB_NAME": "appdb",
-            "DB_PASSWORD": PG_PASSWORD, "REDIS_HOST": "127.0.0.1", "REDIS_PASSWORD": REDIS_PASSWORD,
+            "PORT": "8081", "GIN_MODE": "release", "BASE_URL": "https://clipper.local",
+            "DB_HOST": "127.0.0.1", "DB_USER": "clipper", "DB_NAME": "clipper_db", "DB_PASSWORD": PG_PASSWORD,
+            "REDIS_HOST": "127.0.0.1", "REDIS_PASSWORD": REDIS_PASSWORD,
             "MFA_ENCRYPTION_KEY": "k" * 32, "EXPORT_DIR": "/exports",
         },
         empty_dirs=("/exports",),
+        user=(65532, 65532),
     )
     with (
         running(bundle("postgres"), state, netns, pg_spec, tmp_path / "pg.log") as pg,
@@ -310,22 +320,30 @@ def test_backend_double_image_against_postgres_and_redis_images(
     ):
         wait_postgres(pg)
         wait_for("Redis", lambda: redis_cli(redis, "PING") == "PONG", 30)
-        with running(bundle("backend-double"), state, netns, double_spec, tmp_path / "double.log") as double:
+        migrations = Container(bundle("migrations"), state, netns, migrate, tmp_path / "migrate.log")
+        assert migrations.run_to_exit(timeout=300) == 0, migrations.log.read_text()[-3000:]
+        version = pg.exec(
+            "psql", "-X", "-tA", "-h", "127.0.0.1", "-U", "clipper", "-d", "clipper_db",
+            "-c", "SELECT version || '|' || dirty FROM schema_migrations", env={"PGPASSWORD": PG_PASSWORD},
+        )
+        assert version.stdout.strip() == f"{clipperapp.newest_migration()}|false", version.stderr
+        again = Container(bundle("migrations"), state, netns, migrate, tmp_path / "migrate-again.log")
+        assert again.run_to_exit(timeout=120) == 0
+        assert "no change" in again.log.read_text()
+
+        with running(bundle("backend"), state, netns, api_spec, tmp_path / "api.log") as api:
             def ready() -> bool:
-                assert double.status() == "running", f"the double exited:\n{double.log.read_text()}"
+                assert api.status() == "running", f"the API exited:\n{api.log.read_text()[-3000:]}"
                 return netns.http_get("http://127.0.0.1:8081/health/ready")[0] == 200
 
-            wait_for("the backend double to be ready", ready, 30)
-            assert process_ids(double.pids()[0]) == (10001, 10001)
-            status, body = netns.http_get("http://127.0.0.1:8081/double/whoami")
+            wait_for("the Clipper API to be ready", ready, 60)
+            assert process_ids(api.pids()[0]) == (65532, 65532)
+            status, body = netns.http_get("http://127.0.0.1:8081/api/v1/categories")
             assert status == 200
-            assert json.loads(body)["db_user"] == "app"
+            assert len(json.loads(body)["categories"]) >= 10
             assert netns.http_get("http://127.0.0.1:8081/debug/metrics")[0] == 401
-            double.signal("SIGTERM")
-            assert double.wait_stopped(10) < 5
-
-        # The backend chart runs its pods as uid 65532, which the image does not name: still fine.
-        as_chart = dataclasses.replace(double_spec, user=(65532, 65532))
-        with running(bundle("backend-double"), state, netns, as_chart, tmp_path / "double-65532.log") as double:
-            wait_for("the double as uid 65532", lambda: netns.http_get("http://127.0.0.1:8081/health")[0] == 200, 30)
-            assert process_ids(double.pids()[0]) == (65532, 65532)
+            # A server-rendered page: the templates are found in the working directory, /app.
+            status, body = netns.http_get("http://127.0.0.1:8081/clips/best/this-week")
+            assert status == 200 and "Best Twitch Clips: This Week" in body, body[:300]
+            api.signal("SIGTERM")
+            assert api.wait_stopped(10) < 6

@@ -1,14 +1,18 @@
 """Container images for the local cluster, built from Debian packages without Docker or a registry.
 
-Each image is one layer made from its own ``debootstrap --variant=minbase`` root filesystem plus a
-few files of ours (entrypoints, nginx.conf, the backend double's source), packed with ``umoci`` and
-turned into a docker-archive by ``skopeo``, which ``ctr -n k8s.io images import`` loads.
+Each image is one layer made from a ``debootstrap --variant=minbase`` root filesystem plus a few
+files of ours (entrypoints, nginx.conf) and, for Clipper's own images, what ``clipperapp`` builds
+from the application's source (the API binary and templates, the migrate CLI and migrations, the
+SPA). It is packed with ``umoci`` and turned into a docker-archive by ``skopeo``, which
+``ctr -n k8s.io images import`` loads. ``images/*/Containerfile`` in the repository describe the
+same images for users who build them with their own tools (a test keeps the two in step).
 
 Two cache levels, both keyed by the content of their inputs:
 
-- ``<cache>/rootfs/<name>-<suite>-<key>/``: the debootstrap result (suite, packages, mirror);
+- ``<cache>/rootfs/<base>-<suite>-<key>/``: the debootstrap result (suite, packages, mirror),
+  shared by the recipes with the same ``base``;
 - ``<cache>/images/<name>-<tag>-<key>/<name>.tar``: the archive (rootfs key, support files, setup
-  script, image config).
+  script, image config, the application source's digest).
 
 So a warm run only hashes a few small files, and changing an entrypoint script repacks that one
 image without bootstrapping Debian again. Building needs root (debootstrap, chroot, chown).
@@ -24,16 +28,20 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from helm_mgmt import debian
+from helm_mgmt.localcluster import clipperapp
 from helm_mgmt.paths import REPO_ROOT, cache_root, logs_dir
 
 SUPPORT_DIR = Path(__file__).with_name("images")
-BACKEND_DOUBLE_SRC = REPO_ROOT / "tests" / "fixtures" / "backend_double"
+# The recipes users build Clipper's images from (Containerfiles) and the files they copy in.
+CONTAINERFILES_DIR = REPO_ROOT / "images"
 MIRROR = "http://deb.debian.org/debian"
 # Bump when the generic build steps below change in a way that changes the produced images.
 FORMAT_VERSION = "1"
@@ -73,6 +81,17 @@ class Recipe:
     config: ImageConfig
     # Glob patterns (relative to the root filesystem) of paths removed to keep the image small.
     prune: tuple[str, ...] = field(default=())
+    # Build products (files or folders) copied in: (builder returning the path, absolute
+    # destination). Builders run only when the archive is built; ``products_key`` versions the
+    # products in the cache key without building them.
+    products: tuple[tuple[Callable[[], Path], str], ...] = ()
+    products_key: Callable[[], str] | None = None
+    # Name of the cached root filesystem; recipes with the same suite and packages may share one.
+    base: str = ""
+
+    @property
+    def rootfs_name(self) -> str:
+        return self.base or self.name
 
 
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -173,13 +192,12 @@ chown 999:999 /data
     Recipe(
         name="frontend",
         reference="clipper.local/frontend:local",
-        description="nginx serving a placeholder page and /health.html as a non-root user; not the Clipper frontend",
+        description="The Clipper frontend (the SPA built from the application's source) served by nginx as non-root",
         suite="trixie",
         packages=("nginx-light",),
         files=(
-            (SUPPORT_DIR / "frontend-entrypoint.sh", "/docker-entrypoint.sh", 0o755),
-            (SUPPORT_DIR / "nginx.conf", "/etc/nginx/nginx.conf", 0o644),
-            (SUPPORT_DIR / "index.html", "/usr/share/nginx/html/index.html", 0o644),
+            (CONTAINERFILES_DIR / "frontend" / "docker-entrypoint.sh", "/docker-entrypoint.sh", 0o755),
+            (CONTAINERFILES_DIR / "frontend" / "nginx.conf", "/etc/nginx/nginx.conf", 0o644),
         ),
         setup="""
 groupadd --system --gid 101 nginx
@@ -195,34 +213,76 @@ rm -rf /etc/nginx/sites-enabled /etc/nginx/sites-available /etc/nginx/conf.d /va
             ports=("8080/tcp",),
             stop_signal="SIGQUIT",
         ),
+        products=((clipperapp.frontend_dist, "/usr/share/nginx/html"),),
+        products_key=clipperapp.source_key,
     ),
     Recipe(
-        name="backend-double",
-        reference="clipper.local/backend-double:local",
-        description="Backend contract double for tests (health, start-up checks, data paths); not Clipper",
+        name="backend",
+        reference="clipper.local/backend:local",
+        description="The Clipper API built from the application's source, laid out to run as any non-root user",
         suite="trixie",
-        packages=("python3", "python3-psycopg2", "python3-redis"),
-        files=((BACKEND_DOUBLE_SRC / "server.py", "/opt/backend-double/server.py", 0o644),),
+        packages=("ca-certificates",),
+        files=(),
         setup="""
-groupadd --gid 10001 backend-double
-useradd --uid 10001 --gid 10001 --no-create-home --home-dir /app --shell /usr/sbin/nologin backend-double
-mkdir -p /app
-python3 -m py_compile /opt/backend-double/server.py
+groupadd --gid 65532 clipper
+useradd --uid 65532 --gid 65532 --no-create-home --home-dir /app --shell /usr/sbin/nologin clipper
 """,
         config=ImageConfig(
-            user="10001:10001",
-            entrypoint=("python3", "/opt/backend-double/server.py"),
+            user="65532:65532",
+            entrypoint=("/app/api",),
             cmd=(),
-            env=(
-                f"PATH={BASE_PATH}",
-                "LANG=C.UTF-8",
-                "PORT=8080",
-                "PYTHONDONTWRITEBYTECODE=1",
-                "PYTHONUNBUFFERED=1",
-            ),
+            env=(f"PATH={BASE_PATH}", "GIN_MODE=release"),
             workdir="/app",
             ports=("8080/tcp",),
         ),
+        products=((clipperapp.backend_binary, "/app/api"), (clipperapp.backend_templates, "/app/templates")),
+        products_key=clipperapp.source_key,
+        base="ca-certificates",
+    ),
+    # The published image as upstream lays it out (binary and templates under /root, run as root),
+    # under the published name and the charts' appVersion, so that the chart's defaults meet it.
+    Recipe(
+        name="backend-upstream-layout",
+        reference="ghcr.io/subculture-collective/clipper/backend:1.4.2",
+        description="Built here from the application's source, laid out like the published image: /root/api, root user",
+        suite="trixie",
+        packages=("ca-certificates",),
+        files=(),
+        setup="chmod 0700 /root\n",
+        config=ImageConfig(
+            user="0:0",
+            entrypoint=(),
+            cmd=("./api",),
+            env=(f"PATH={BASE_PATH}",),
+            workdir="/root",
+            ports=("8080/tcp",),
+        ),
+        products=((clipperapp.backend_binary, "/root/api"), (clipperapp.backend_templates, "/root/templates")),
+        products_key=clipperapp.source_key,
+        base="ca-certificates",
+    ),
+    Recipe(
+        name="migrations",
+        reference="clipper.local/migrations:local",
+        description="golang-migrate with the PostgreSQL driver and Clipper's schema migrations (no seed data)",
+        suite="trixie",
+        packages=("ca-certificates",),
+        files=(),
+        setup="""
+groupadd --gid 65532 migrate
+useradd --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin migrate
+""",
+        config=ImageConfig(
+            user="65532:65532",
+            entrypoint=("migrate",),
+            cmd=("--help",),
+            env=(f"PATH={BASE_PATH}",),
+            workdir="/",
+            ports=(),
+        ),
+        products=((clipperapp.migrate_binary, "/usr/local/bin/migrate"), (clipperapp.migrations_dir, "/migrations")),
+        products_key=lambda: f"{clipperapp.source_key()}-migrate-{clipperapp.MIGRATE_VERSION}",
+        base="ca-certificates",
     ),
     # The image of the charts' helper and helm-test pods in the local values (their default is busybox): sh, wget, nc.
     Recipe(
@@ -269,9 +329,10 @@ def rootfs_key(recipe: Recipe) -> str:
 def image_key(recipe: Recipe) -> str:
     contents = [path.read_bytes() for path, _dest, _mode in recipe.files]
     files = [(dest, mode) for _path, dest, mode in recipe.files]
+    products = recipe.products_key() if recipe.products_key else None
     return _digest(
         FORMAT_VERSION, rootfs_key(recipe), recipe.reference, recipe.description, files, *contents,
-        recipe.setup, asdict(recipe.config), COMMON_PRUNE, recipe.prune,
+        recipe.setup, asdict(recipe.config), COMMON_PRUNE, recipe.prune, products,
     )
 
 
@@ -327,12 +388,10 @@ def _require_tools(progress: Progress) -> None:
     if not missing:
         return
     progress(f"installing {' '.join(missing)} with apt-get")
-    log = logs_dir() / "images-apt.log"
-    with log.open("w") as out:
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", *missing]):
-            if subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env).returncode != 0:
-                raise ImageBuildError(f"installing tools failed at {' '.join(cmd)!r}; log: {log}")
+    try:
+        debian.install(missing, logs_dir() / "images-apt.log")
+    except debian.DebianInstallError as err:
+        raise ImageBuildError(f"installing the image build tools failed: {err}") from err
 
 
 def _remove(path: Path) -> None:
@@ -353,7 +412,7 @@ def _drop_stale(current: Path) -> None:
 
 def _rootfs(recipe: Recipe, step: _StepRunner) -> Path:
     """The cached debootstrap result for this recipe, bootstrapping it if absent."""
-    target = cache_root() / "rootfs" / f"{recipe.name}-{recipe.suite}-{rootfs_key(recipe)}"
+    target = cache_root() / "rootfs" / f"{recipe.rootfs_name}-{recipe.suite}-{rootfs_key(recipe)}"
     if target.is_dir():
         return target
     partial = target.with_name(target.name + ".partial")
@@ -371,6 +430,22 @@ def _rootfs(recipe: Recipe, step: _StepRunner) -> Path:
     return target
 
 
+def _copy_product(source: Path, target: Path) -> None:
+    """Copy a build product in, owned by root; files readable and folders searchable by every
+    user (executables stay executable), whatever the modes were in the cache."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if source.is_dir():
+        _remove(target)
+        shutil.copytree(source, target)
+        for path in (target, *target.rglob("*")):
+            os.chown(path, 0, 0, follow_symlinks=False)
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    else:
+        shutil.copyfile(source, target)
+        os.chown(target, 0, 0)
+        target.chmod(0o755 if os.access(source, os.X_OK) else 0o644)
+
+
 def _write_image(recipe: Recipe, rootfs: Path, out_dir: Path, step: _StepRunner) -> Path:
     staging = out_dir / "rootfs"
     step.run("copy root filesystem", ["cp", "-a", "--reflink=auto", str(rootfs), str(staging)])
@@ -379,6 +454,8 @@ def _write_image(recipe: Recipe, rootfs: Path, out_dir: Path, step: _StepRunner)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
         target.chmod(mode)
+    for builder, dest in recipe.products:
+        _copy_product(builder(), staging / dest.lstrip("/"))
     step.run("set up users and directories", ["chroot", str(staging), "/bin/sh", "-ec", recipe.setup])
     for pattern in (*COMMON_PRUNE, *recipe.prune):
         for path in staging.glob(pattern):
@@ -457,6 +534,22 @@ def build_all(progress: Progress = stderr_progress) -> dict[str, Path]:
         if any(not archive_path(recipe).is_file() for recipe in RECIPES):
             _require_tools(progress)
         return {recipe.name: build_image(recipe, progress) for recipe in RECIPES}
+
+
+def build_in_background(progress: Progress = stderr_progress) -> threading.Thread:
+    """Start ``build_all`` in a thread, to overlap with building the cluster: the Debian
+    bootstraps and ``npm ci`` mostly wait on the network. A later ``build_all`` waits for it on the
+    cache lock, then finds the archives; if the background build failed, it tries again and raises."""
+
+    def work() -> None:
+        try:
+            build_all(progress)
+        except Exception as err:
+            progress(f"background build failed, to be retried: {str(err).splitlines()[0]}")
+
+    thread = threading.Thread(target=work, name="image-build", daemon=True)
+    thread.start()
+    return thread
 
 
 def archive_config_digest(archive: Path) -> str:
