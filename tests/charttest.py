@@ -39,13 +39,16 @@ def render(
     helm: str = "helm4",
     kube_version: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Render a chart (optionally with examples/values-<env>.yaml, then `values`) to objects.
+    """Render a chart (with examples/values-<env>.yaml, or else the chart's minimal values, then
+    `values`) to objects.
 
+    The minimal values (examples/values-minimal.yaml) are the few a user must give, e.g. a backend
+    image that runs as non-root: without them such a chart refuses to render.
     Helm 3.12 assumes Kubernetes 1.27 offline, below the charts' kubeVersion floor, so it renders
     for 1.29 unless told otherwise (against a cluster Helm uses the server's version)."""
     if kube_version is None and helm == "helm3-oldest":
         kube_version = KUBE_FLOOR
-    files = [example(chart, env)] if env else []
+    files = [example(chart, env or "minimal")] if env or example(chart, "minimal").is_file() else []
     text = Helm(helm).template(
         chart_path(chart), files, values, release=release, namespace=namespace, kube_version=kube_version
     )

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from charttest import chart_path
+from charttest import chart_path, example
 
 from helm_mgmt.helm import Helm, parse_manifests
 
@@ -185,4 +185,6 @@ def render_with_lookup(chart: str, values: Mapping[str, Any] | None = None, helm
     """What `helm upgrade` would apply: a render whose `lookup` sees the cluster KUBECONFIG names.
     Raises HelmError when the chart refuses to render."""
     extra = ["--dry-run=server", "--disable-openapi-validation"]
-    return parse_manifests(Helm(helm).template(chart_path(chart), values=values or {}, extra=extra))
+    minimal = example(chart, "minimal")
+    files = [minimal] if minimal.is_file() else []
+    return parse_manifests(Helm(helm).template(chart_path(chart), files, values=values or {}, extra=extra))

@@ -47,9 +47,11 @@ class Chart:
             if d.get("repository", "").startswith("file://")
         ]
 
-    def example_values(self) -> dict[str, Path]:
-        """Named value-file sets to render with: default, staging, production."""
-        sets = {"default": None}
+    def example_values(self) -> dict[str, Path | None]:
+        """Named value-file sets to render with: the chart's defaults (plus, for a chart that needs
+        one, the few values a user must give, from examples/values-minimal.yaml), staging, production."""
+        minimal = self.path / "examples" / "values-minimal.yaml"
+        sets: dict[str, Path | None] = {"minimal": minimal} if minimal.is_file() else {"default": None}
         for env in ("staging", "production"):
             f = self.path / "examples" / f"values-{env}.yaml"
             if f.is_file():

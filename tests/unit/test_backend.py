@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
-from charttest import chart_path, container, env_map, find, find_all, render, selector
+from charttest import chart_path, container, env_map, example, find, find_all, render, selector
 from fakekube import LOOKUP_HELMS, FakeKube, render_with_lookup
 
 from helm_mgmt.helm import Helm, HelmError
@@ -182,10 +182,11 @@ def test_port_is_named_http_and_passed_as_port_env(default):
 
 
 def test_image_is_pinned_to_app_version_and_digest_wins(default):
-    assert backend(default)["image"] == "ghcr.io/subculture-collective/clipper/backend:1.4.2"
+    # The chart's defaults plus examples/values-minimal.yaml (a non-root image in the user's registry).
+    assert backend(default)["image"] == "registry.example.com/clipper/backend:1.4.2"
     digest = "sha256:" + "b" * 64
     docs = fast({"image": {"digest": digest}, "global": {"imageRegistry": "mirror.example.com"}})
-    assert backend(docs)["image"] == f"mirror.example.com/subculture-collective/clipper/backend@{digest}"
+    assert backend(docs)["image"] == f"mirror.example.com/clipper/backend@{digest}"
 
 
 def test_image_pull_secrets_merge_global_and_local():
@@ -353,6 +354,7 @@ def test_configmap_holds_plain_settings_only(default):
         "BASE_URL": "https://clpr.tv",
         "CORS_ALLOWED_ORIGINS": "https://clpr.tv",
         "WEBSOCKET_ALLOWED_ORIGINS": "https://clpr.tv",
+        "OPENSEARCH_INSECURE_SKIP_VERIFY": "false",
         "EXPORT_DIR": "/exports",
         "DB_HOST": "clipper-postgres",
         "DB_PORT": "5432",
@@ -383,7 +385,7 @@ def test_extra_config_and_optional_settings():
         fast(
             {
                 "config": {"TWITCH_CLIENT_ID": "abc", "SENTRY_ENABLED": True, "SENTRY_TRACES_SAMPLE_RATE": 0.2},
-                "extraConfig": {"FEATURE_WATCH_PARTIES": "true", "RATE_LIMIT_REQUESTS": 100},
+                "extraConfig": {"FEATURE_WATCH_PARTIES": "true", "RATE_LIMIT_WHITELIST_IPS": "10.1.2.3"},
             }
         )
     )
@@ -391,7 +393,7 @@ def test_extra_config_and_optional_settings():
     assert data["SENTRY_ENABLED"] == "true"
     assert data["SENTRY_TRACES_SAMPLE_RATE"] == "0.2"
     assert data["FEATURE_WATCH_PARTIES"] == "true"
-    assert data["RATE_LIMIT_REQUESTS"] == "100"
+    assert data["RATE_LIMIT_WHITELIST_IPS"] == "10.1.2.3"
 
 
 def test_settings_and_secrets_reach_the_container(default):
@@ -901,7 +903,7 @@ def test_migrations_job_from_a_configmap():
     docs = fast(MIGRATIONS_CM)
     job = find(docs, "Job", f"{NAME}-migrations")
     ann = job["metadata"]["annotations"]
-    assert ann["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert ann["helm.sh/hook"] == "pre-upgrade"  # before the first install the pods' init containers migrate
     assert ann["helm.sh/hook-delete-policy"] == "before-hook-creation,hook-succeeded"
     assert job["spec"]["backoffLimit"] == 2
     assert job["spec"]["activeDeadlineSeconds"] == 600
@@ -938,6 +940,55 @@ def test_migrations_from_an_image_and_umbrella_hooks():
     assert {"name": "migrations", "emptyDir": {"sizeLimit": "64Mi"}} in spec["volumes"]
 
 
+IMAGE_WITH_MIGRATIONS = {
+    "migrations": {"enabled": True, "image": {"repository": "registry.example.com/clipper/migrations", "tag": "1.4.2"}}
+}
+
+
+def test_migrations_run_in_every_pod_before_the_app():
+    """From an image that holds migrate and the files: an init container after the wait, reading the
+    image's own folder, so no pod serves before the schema is at its version."""
+    docs = fast(IMAGE_WITH_MIGRATIONS)
+    spec = pod_spec(docs)
+    assert [c["name"] for c in spec["initContainers"]] == ["wait-for-dependencies", "migrate"]
+    migrate = container(spec, "migrate")
+    assert migrate["image"] == "registry.example.com/clipper/migrations:1.4.2"
+    assert 'migrate -path "/migrations"' in migrate["command"][2]
+    assert migrate["command"][-1] == "up"
+    assert env_map(migrate)["DB_PASSWORD"] == {"secretKeyRef": {"name": "clipper-postgres", "key": "password"}}
+    assert "volumeMounts" not in migrate
+    assert "migrations" not in {v["name"] for v in spec["volumes"]}
+    sc = migrate["securityContext"]
+    assert sc["runAsNonRoot"] and sc["readOnlyRootFilesystem"] and sc["capabilities"] == {"drop": ["ALL"]}
+    # The same containers in the pre-upgrade hook Job, which fails an upgrade before any pod rolls.
+    job = find(docs, "Job", f"{NAME}-migrations")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-upgrade"
+    job_spec = job["spec"]["template"]["spec"]
+    assert [c["name"] for c in job_spec["initContainers"]] == ["wait-for-dependencies"]
+    assert container(job_spec, "migrate")["command"] == migrate["command"]
+
+
+def test_migrations_copied_from_a_source_image_never_overwrite_their_source():
+    """The copy goes to /run/migrations, never onto the source folder (the old `cp: '/migrations/.'
+    and '/migrations/.' are the same file`)."""
+    spec = pod_spec(fast(FULL))
+    assert [c["name"] for c in spec["initContainers"]] == ["wait-for-dependencies", "copy-migrations", "migrate"]
+    copy = container(spec, "copy-migrations")
+    assert env_map(copy)["SOURCE"] == "/migrations"
+    assert copy["volumeMounts"] == [{"name": "migrations", "mountPath": "/run/migrations"}]
+    assert 'migrate -path "/run/migrations"' in container(spec, "migrate")["command"][2]
+    assert {"name": "migrations", "emptyDir": {"sizeLimit": "64Mi"}} in spec["volumes"]
+
+
+def test_migrations_in_pods_or_job_can_each_be_turned_off():
+    no_init = fast(merge(IMAGE_WITH_MIGRATIONS, {"migrations": {"initContainer": False}}))
+    assert [c["name"] for c in pod_spec(no_init)["initContainers"]] == ["wait-for-dependencies"]
+    assert find(no_init, "Job", f"{NAME}-migrations")
+    no_job = fast(merge(IMAGE_WITH_MIGRATIONS, {"migrations": {"hookJob": False}}))
+    assert not find_all(no_job, "Job")
+    assert "migrate" in [c["name"] for c in pod_spec(no_job)["initContainers"]]
+
+
 @pytest.mark.parametrize("password", ["simple", "p@ss:w/o?r#d%20 $`\"'&=+é", "€uro;--"])
 def test_migrations_url_survives_any_password(tmp_path, password):
     """Run the Job's shell step with a stub `migrate` and parse the URL it receives."""
@@ -951,7 +1002,7 @@ def test_migrations_url_survives_any_password(tmp_path, password):
     env.update(DB_PASSWORD=password, DB_USER="clip per", PATH=f"{bindir}:{os.environ['PATH']}")
     proc = subprocess.run(migrate["command"], env=env, capture_output=True, text=True, timeout=30, check=True)
     args = proc.stdout.splitlines()
-    assert args[:4] == ["-path", "/migrations", "-database", args[3]]
+    assert args[:4] == ["-path", "/run/migrations", "-database", args[3]]
     assert args[4:] == ["up"]
     url = urlsplit(args[3])
     assert url.scheme == "postgres"
@@ -986,7 +1037,10 @@ def notes(values: dict[str, Any]) -> str:
         f.flush()
         out = (
             Helm("helm4")
-            .run(["install", "clipper", str(chart_path(CHART)), "-n", "clipper", "--dry-run=client", "-f", f.name])
+            .run(
+                ["install", "clipper", str(chart_path(CHART)), "-n", "clipper", "--dry-run=client"]
+                + ["-f", str(example(CHART, "minimal")), "-f", f.name]
+            )
             .stdout
         )
     return out.split("NOTES:", 1)[1]

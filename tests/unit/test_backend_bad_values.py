@@ -134,6 +134,48 @@ CASES = [
         ["extraConfig.LOG_LEVEL is not read by the Clipper backend", "remove it"],
     ),
     (
+        "extra-config-dead-rate-limit",
+        {"extraConfig": {"RATE_LIMIT_UNAUTH_REQUESTS": "50"}, "secrets": {"values": KEYS}},
+        ["extraConfig.RATE_LIMIT_UNAUTH_REQUESTS is not read by the Clipper backend", "RATE_LIMIT_WHITELIST_IPS"],
+    ),
+    (
+        "published-image-as-non-root",
+        {"image": {"repository": "ghcr.io/subculture-collective/clipper/backend"}, "secrets": {"values": KEYS}},
+        [
+            "image.repository is ghcr.io/subculture-collective/clipper/backend",
+            "as uid 65532 it cannot start",
+            "images/backend/Containerfile",
+        ],
+    ),
+    (
+        "published-image-through-a-mirror",
+        {
+            "image": {"repository": "mirror.example.com/subculture-collective/clipper/backend"},
+            "securityContext": {"runAsUser": 1000},
+            "secrets": {"values": KEYS},
+        },
+        ["the published backend image", "as uid 1000"],
+    ),
+    (
+        "migrations-nothing-to-run-them",
+        {
+            "migrations": {"enabled": True, "initContainer": False, "hookJob": False, "source": {"configMap": "m"}},
+            "secrets": {"values": KEYS},
+        },
+        ["migrations.initContainer and migrations.hookJob are both false"],
+    ),
+    (
+        "migrations-source-path-is-the-copy",
+        {
+            "migrations": {
+                "enabled": True,
+                "source": {"image": {"repository": "x/m", "tag": "1"}, "path": "/run/migrations"},
+            },
+            "secrets": {"values": KEYS},
+        },
+        ["migrations.source.path is /run/migrations", "overwrite its own source"],
+    ),
+    (
         "extra-config-chart-owned",
         {"extraConfig": {"DB_HOST": "pg"}, "secrets": {"values": KEYS}},
         ["extraConfig.DB_HOST is set by the chart", "database.*"],

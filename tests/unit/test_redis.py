@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 from charttest import container, env_map, find, find_all, free_port, render, selector
 from fakekube import LOOKUP_HELMS, FakeKube, render_with_lookup
+from servers.support import ensure_debian_packages
 
 from helm_mgmt.helm import HelmError
 
@@ -709,9 +709,9 @@ def test_helm_tests_can_be_disabled() -> None:
 
 
 @pytest.mark.servers
-@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
 def test_rendered_config_runs_real_redis(tmp_path: Path) -> None:
     """Start redis-server with the chart's start.sh and redis.conf (paths moved into tmp_path)."""
+    ensure_debian_packages("redis-server")
     password = 'pa ss"w\\ord'
     docs = render(CHART, {"auth": {"password": password}})
     data = find(docs, "ConfigMap", FULL)["data"]

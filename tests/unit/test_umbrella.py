@@ -455,10 +455,14 @@ def test_subchart_ingress_for_another_host_is_allowed():
 # --- subchart defaults and conditions -------------------------------------------------------------
 
 
-def test_migrations_run_after_install_in_the_umbrella():
+def test_migrations_run_in_the_backend_pods_and_before_upgrades_in_the_umbrella():
+    """The bundled database does not exist before the first install: the backend pods' init
+    containers migrate it (after waiting for it); the hook Job only runs before upgrades."""
     docs = render(CHART, {"backend": {"migrations": {"enabled": True, "source": {"configMap": "clipper-migrations"}}}})
     [job] = find_all(docs, "Job")
-    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,pre-upgrade"
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-upgrade"
+    backend = workload(docs, "Deployment", "backend")
+    assert [c["name"] for c in pod_spec(backend)["initContainers"]] == ["wait-for-dependencies", "migrate"]
 
 
 @pytest.mark.parametrize("chart", ["backend", "frontend", "postgres", "redis"])
@@ -541,12 +545,18 @@ def test_local_cluster_values(local):
     assert not find_all(local, "Ingress")
     images = {c["image"] for d in local if d["kind"] in WORKLOADS for c in all_containers(pod_spec(d))}
     assert images == {
-        "clipper.local/backend-double:local",
+        "clipper.local/backend:local",
+        "clipper.local/migrations:local",
         "clipper.local/frontend:local",
         "clipper.local/postgres:17-pgvector",
         "clipper.local/redis:7",
         "clipper.local/toolbox:local",
     }
+    backend = workload(local, "Deployment", "backend")
+    # Not release mode and not "production": the app serves the test-login route the cluster tests use.
+    config_map = next(d for d in local if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "clipper-backend")
+    assert (config_map["data"]["GIN_MODE"], config_map["data"]["ENVIRONMENT"]) == ("test", "local")
+    assert [c["name"] for c in pod_spec(backend)["initContainers"]] == ["wait-for-dependencies", "migrate"]
     for d in local:
         if d["kind"] in WORKLOADS:
             for c in all_containers(pod_spec(d)):

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from charttest import container, env_map, find, find_all, render
+from charttest import container, env_map, find, find_all, render, render_error
 
 from helm_mgmt.helm import Helm
 
@@ -231,22 +231,18 @@ def test_connection_budget_boundary_is_accepted() -> None:
     assert render(CHART, {"postgres": {"config": {"maxConnections": 288}}})
 
 
-# --- M6: the non-root warning -------------------------------------------------------------------
+# --- M6: the published backend image ------------------------------------------------------------
 
 
-def notes(*args: str) -> str:
-    out = Helm("helm4").run(["install", "clipper", str(CHARTS / CHART), "--dry-run=client", "-n", "clipper", *args])
-    return out.stdout.split("NOTES:", 1)[1]
-
-
-def test_notes_warn_about_the_published_backend_image_as_non_root() -> None:
-    text = notes()
-    assert "WARNING: the backend uses the published image ghcr.io/subculture-collective/clipper/backend" in text
-    assert "Running as non-root" in text
-
-
-def test_notes_do_not_warn_for_a_rebuilt_image() -> None:
-    assert "WARNING" not in notes("--set", "backend.image.repository=registry.example/clipper-backend-nonroot")
+def test_the_published_backend_image_is_refused_as_non_root_before_anything_is_applied() -> None:
+    """It would end in CrashLoopBackOff (binary under /root): the umbrella refuses it at render time."""
+    published = {"backend": {"image": {"repository": "ghcr.io/subculture-collective/clipper/backend"}}}
+    message = render_error(CHART, published)
+    assert "image.repository is ghcr.io/subculture-collective/clipper/backend" in message
+    assert "images/backend/Containerfile" in message
+    # Bare defaults too: the chart's default backend image is the published one.
+    proc = Helm("helm4").run(["template", "clipper", str(CHARTS / CHART)], check=False)
+    assert proc.returncode != 0 and "the published backend image" in proc.stderr
 
 
 # --- M7: migrations wait for the database ------------------------------------------------------

@@ -260,3 +260,96 @@ waits for PostgreSQL and Redis, the migrations Job for PostgreSQL only.
   resources:
     {{- toYaml $.Values.waitForDependencies.resources | nindent 4 }}
 {{- end -}}
+
+{{/*
+Where `migrate` reads the migration files: the copy of a ConfigMap or of a source image under
+/run/migrations, or else the folder inside the migrations image itself (`migrations.source.path`).
+*/}}
+{{- define "backend.migrations.path" -}}
+{{- $src := .Values.migrations.source -}}
+{{- if or $src.configMap $src.image.repository -}}/run/migrations{{- else -}}{{ $src.path }}{{- end -}}
+{{- end -}}
+
+{{/* The `migrations` volume, when the files come from a ConfigMap or a source image (a list item or nothing). */}}
+{{- define "backend.migrations.volume" -}}
+{{- $src := .Values.migrations.source -}}
+{{- if $src.configMap }}
+- name: migrations
+  configMap:
+    name: {{ $src.configMap }}
+{{- else if $src.image.repository }}
+- name: migrations
+  emptyDir:
+    sizeLimit: 64Mi
+{{- end }}
+{{- end -}}
+
+{{/*
+The containers that apply the migrations: `copy-migrations` (with a source image) and `migrate`,
+which runs `migrate <command>` against the release's database. Used by the hook Job and, as init
+containers, by the backend pods.
+*/}}
+{{- define "backend.migrations.containers" -}}
+{{- $m := .Values.migrations -}}
+{{- $path := include "backend.migrations.path" . -}}
+{{- $mounted := or $m.source.configMap $m.source.image.repository -}}
+{{- if $m.source.image.repository }}
+- name: copy-migrations
+  image: {{ include "clipper-common.image" (dict "ctx" . "image" $m.source.image "key" "migrations.source.image") }}
+  imagePullPolicy: {{ $m.source.image.pullPolicy }}
+  command: ["sh", "-c", 'cp -R "$SOURCE"/. /run/migrations/ && ls /run/migrations']
+  env:
+    - name: SOURCE
+      value: {{ $m.source.path | quote }}
+  securityContext:
+    {{- include "backend.helperSecurityContext" . | nindent 4 }}
+  resources:
+    {{- toYaml $m.resources | nindent 4 }}
+  volumeMounts:
+    - name: migrations
+      mountPath: /run/migrations
+{{- end }}
+- name: migrate
+  image: {{ include "clipper-common.image" (dict "ctx" . "image" $m.image "key" "migrations.image") }}
+  imagePullPolicy: {{ $m.image.pullPolicy }}
+  # Every byte of user, password and database name is percent-encoded, so any character
+  # in the password survives the URL.
+  command:
+    - sh
+    - -c
+    - |
+      set -eu
+      enc() { printf '%s' "$1" | od -An -tx1 -v | tr -d ' \n' | sed 's/../%&/g'; }
+      url="postgres://$(enc "$DB_USER"):$(enc "$DB_PASSWORD")@${DB_HOST}:${DB_PORT}/$(enc "$DB_NAME")?sslmode=${DB_SSLMODE}"
+      exec migrate -path {{ $path | quote }} -database "$url" "$@"
+    - migrate
+    {{- range $m.command }}
+    - {{ . | quote }}
+    {{- end }}
+  env:
+    - name: DB_HOST
+      value: {{ include "backend.db.host" . | quote }}
+    - name: DB_PORT
+      value: {{ .Values.database.port | quote }}
+    - name: DB_USER
+      value: {{ include "backend.db.user" . | quote }}
+    - name: DB_NAME
+      value: {{ include "backend.db.name" . | quote }}
+    - name: DB_SSLMODE
+      value: {{ .Values.database.sslmode | quote }}
+    - name: DB_PASSWORD
+      valueFrom:
+        secretKeyRef:
+          name: {{ include "backend.db.secretName" . }}
+          key: {{ include "backend.db.secretKey" . }}
+  securityContext:
+    {{- include "backend.helperSecurityContext" . | nindent 4 }}
+  resources:
+    {{- toYaml $m.resources | nindent 4 }}
+  {{- if $mounted }}
+  volumeMounts:
+    - name: migrations
+      mountPath: /run/migrations
+      readOnly: true
+  {{- end }}
+{{- end -}}

@@ -58,13 +58,13 @@ value and says how to fix it.
 {{- end -}}
 
 {{- $owned := list "PORT" "EXPORT_DIR" "DB_HOST" "DB_PORT" "DB_USER" "DB_NAME" "DB_SSLMODE" "REDIS_HOST" "REDIS_PORT" "REDIS_DB" -}}
-{{- $unread := list "JWT_SECRET" "LOG_LEVEL" "RATE_LIMIT_ENABLED" -}}
+{{- $unread := list "JWT_SECRET" "JWT_PUBLIC_KEY" "LOG_LEVEL" "RATE_LIMIT_ENABLED" -}}
 {{- $secret := list "DB_PASSWORD" "REDIS_PASSWORD" "JWT_PRIVATE_KEY" "MFA_ENCRYPTION_KEY" "TWITCH_CLIENT_SECRET" "STRIPE_SECRET_KEY" "STRIPE_WEBHOOK_SECRET" "SENDGRID_API_KEY" "OPENAI_API_KEY" "OPENSEARCH_USERNAME" "OPENSEARCH_PASSWORD" "SENTRY_DSN" -}}
 {{- range $key, $_ := .Values.extraConfig -}}
 {{- if has $key $owned -}}
 {{- fail (printf "extraConfig.%s is set by the chart: use containerPort, exports.mountPath, database.* or redis.* instead, and remove extraConfig.%s" $key $key) -}}
-{{- else if has $key $unread -}}
-{{- fail (printf "extraConfig.%s is not read by the Clipper backend (it has no effect): remove it" $key) -}}
+{{- else if or (has $key $unread) (and (hasPrefix "RATE_LIMIT_" $key) (ne $key "RATE_LIMIT_WHITELIST_IPS")) -}}
+{{- fail (printf "extraConfig.%s is not read by the Clipper backend (it has no effect; of RATE_LIMIT_* it reads only RATE_LIMIT_WHITELIST_IPS, the limits are fixed in its routes): remove it" $key) -}}
 {{- else if or (has $key $secret) (regexMatch "(SECRET|PASSWORD|API_KEY|_TOKEN|_DSN)$" $key) -}}
 {{- fail (printf "extraConfig.%s looks like a secret and would land in a ConfigMap: move it to secrets.values / secrets.extraValues, your existingSecret or externalSecret.keys" $key) -}}
 {{- end -}}
@@ -97,8 +97,8 @@ value and says how to fix it.
 {{- $envNames = append $envNames .name -}}
 {{- end -}}
 {{- range .Values.extraVolumes -}}
-{{- if has .name (list "exports" "tmp") -}}
-{{- fail (printf "extraVolumes entry %q clashes with a volume of the chart (exports, tmp): rename it" .name) -}}
+{{- if has .name (list "exports" "tmp" "migrations") -}}
+{{- fail (printf "extraVolumes entry %q clashes with a volume of the chart (exports, tmp, migrations): rename it" .name) -}}
 {{- end -}}
 {{- end -}}
 {{- range .Values.extraVolumeMounts -}}
@@ -107,8 +107,8 @@ value and says how to fix it.
 {{- end -}}
 {{- end -}}
 {{- range (concat .Values.sidecars .Values.initContainers) -}}
-{{- if has .name (list "backend" "wait-for-dependencies") -}}
-{{- fail (printf "sidecars/initContainers entry %q clashes with a container of the chart (backend, wait-for-dependencies): rename it" .name) -}}
+{{- if has .name (list "backend" "wait-for-dependencies" "copy-migrations" "migrate") -}}
+{{- fail (printf "sidecars/initContainers entry %q clashes with a container of the chart (backend, wait-for-dependencies, copy-migrations, migrate): rename it" .name) -}}
 {{- end -}}
 {{- end -}}
 
@@ -117,8 +117,14 @@ value and says how to fix it.
 {{- if and $src.configMap $src.image.repository -}}
 {{- fail "migrations.source.configMap and migrations.source.image.repository are both set: choose one source of migration files" -}}
 {{- end -}}
-{{- if not (or $src.configMap $src.image.repository) -}}
-{{- fail "migrations.enabled is true but no migrations are configured: set migrations.source.image.repository (+ tag and path, an image holding the golang-migrate files) or migrations.source.configMap (a ConfigMap of *.up.sql/*.down.sql files), or set migrations.enabled=false" -}}
+{{- if and (not (or $src.configMap $src.image.repository)) (hasSuffix "migrate/migrate" .Values.migrations.image.repository) -}}
+{{- fail "migrations.enabled is true but no migrations are configured: the stock migrations.image (migrate/migrate) holds none. Set migrations.image to an image that holds them at migrations.source.path (images/migrations/Containerfile builds one), or set migrations.source.image.repository (+ tag and path) or migrations.source.configMap (a ConfigMap of *.up.sql/*.down.sql files), or set migrations.enabled=false" -}}
+{{- end -}}
+{{- if and $src.image.repository (eq (trimSuffix "/" $src.path) "/run/migrations") -}}
+{{- fail "migrations.source.path is /run/migrations, where the chart mounts the copy of the migrations: the copy would overwrite its own source. Set migrations.source.path to the folder inside migrations.source.image that holds them" -}}
+{{- end -}}
+{{- if not (or .Values.migrations.initContainer .Values.migrations.hookJob) -}}
+{{- fail "migrations.enabled is true but migrations.initContainer and migrations.hookJob are both false: nothing would run them. Enable one (initContainer guarantees the order on the first install), or set migrations.enabled=false" -}}
 {{- end -}}
 {{- end -}}
 
@@ -138,5 +144,11 @@ value and says how to fix it.
 {{- fail (printf "ingress.tls[%d].secretName is empty: name the Secret cert-manager should write the certificate to (or leave ingress.tls empty for the default <fullname>-tls)" $i) -}}
 {{- end -}}
 {{- end -}}
+{{- end -}}
+{{- /* Last, so that every other mistake is reported first. */ -}}
+{{- $uid := .Values.podSecurityContext.runAsUser -}}
+{{- if hasKey .Values.securityContext "runAsUser" }}{{ $uid = .Values.securityContext.runAsUser }}{{ end -}}
+{{- if and (regexMatch "(^|/)subculture-collective/clipper/backend$" .Values.image.repository) (ne (toString $uid) "0") -}}
+{{- fail (printf "image.repository is %s, the published backend image, which keeps its binary in /root and runs as root: as uid %v it cannot start (exec /root/api: permission denied). Build the non-root image (images/backend/Containerfile in the chart repository), push it and set image.repository and image.tag to it. Only outside Pod Security \"restricted\", and at your own risk, may you run the published image as root instead: podSecurityContext and securityContext with runAsNonRoot=false, runAsUser=0" .Values.image.repository $uid) -}}
 {{- end -}}
 {{- end -}}
