@@ -1,7 +1,8 @@
 """`helm-mgmt up` / `down`: the whole Clipper stack on the local cluster, for a newcomer's first
-command. Cluster up if needed, images built and imported, the umbrella installed with the local
-values into a namespace that enforces Pod Security `restricted`, then a wait with progress until
-every pod is Ready through its real probes."""
+command. Clipper's backend, migrations and frontend built from the application's source (in the
+background while the cluster is built), cluster up if needed, images built and imported, the
+umbrella installed with the local values into a namespace that enforces Pod Security
+`restricted`, then a wait with progress until every pod is Ready through its real probes."""
 
 from __future__ import annotations
 
@@ -23,8 +24,10 @@ PSS_LABELS = {
 
 def prepare_cluster() -> str:
     """Cluster up, images imported; returns the kubeconfig path (also exported to KUBECONFIG)."""
-    from helm_mgmt.localcluster import cluster, containerd, images
+    from helm_mgmt.localcluster import clipperapp, cluster, containerd, images
 
+    progress(f"Clipper's source: {clipperapp.source().origin}")
+    images.build_in_background()
     kubeconfig = str(cluster.ensure_up())
     os.environ["KUBECONFIG"] = kubeconfig
     started = time.monotonic()
@@ -97,8 +100,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         f"""
 export KUBECONFIG={kubeconfig}
 kubectl get pods -n {spec.namespace}
-kubectl port-forward -n {spec.namespace} svc/{spec.release}-frontend 8080:80   # then open http://127.0.0.1:8080/
-kubectl port-forward -n {spec.namespace} svc/{spec.release}-backend 8081:8080  # API: http://127.0.0.1:8081/health/ready
+kubectl port-forward -n {spec.namespace} svc/{spec.release}-frontend 8080:80   # the site: http://127.0.0.1:8080/
+kubectl port-forward -n {spec.namespace} svc/{spec.release}-backend 8081:8080  # the API: http://127.0.0.1:8081/api/v1/categories
 helm test {spec.release} -n {spec.namespace}
 ./helm/helm-mgmt.sh down   # stop the cluster and remove everything it created
 """

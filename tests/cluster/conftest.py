@@ -13,28 +13,68 @@ from pathlib import Path
 import pytest
 
 from helm_mgmt.gobuild import bin_dir
-from helm_mgmt.localcluster import components, containerd, ensure_up, probe
+from helm_mgmt.helm import Helm
+from helm_mgmt.localcluster import components, containerd, ensure_up, images, probe
+from helm_mgmt.stack import prepare_cluster, restricted_namespace, wait_all_ready
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 HERE = Path(__file__).parent
+# The umbrella with the local values: the real Clipper, installed once per session.
+STACK_NAMESPACE = "clipper-e2e"
+RELEASE = "clipper"
+LOCAL_VALUES = HERE.parents[1] / "helm" / "charts" / "clipper" / "examples" / "values-local.yaml"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "cluster_down: tears the cluster down; always runs last")
+    config.addinivalue_line(
+        "markers", "stack_uninstall: uninstalls the shared stack; runs after every other stack test"
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test here ``cluster`` and move the tear-down tests behind all others."""
+    """Mark every test here ``cluster``; the stack's uninstall and the cluster's tear-down run
+    behind all others."""
     for item in items:
         if HERE in Path(item.fspath).parents:
             item.add_marker(pytest.mark.cluster)
-    items.sort(key=lambda item: item.get_closest_marker("cluster_down") is not None)
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("cluster_down") is not None,
+            item.get_closest_marker("stack_uninstall") is not None,
+        )
+    )
 
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Path]:
-    """The kubeconfig of a running, healthy cluster (started if needed)."""
-    yield ensure_up()
+    """The kubeconfig of a running, healthy cluster (started if needed). The stack's images
+    (Clipper's built from its source) start building first, in the background, so that they
+    overlap with building Kubernetes."""
+    images.build_in_background()
+    kubeconfig = ensure_up()
+    os.environ["KUBECONFIG"] = str(kubeconfig)
+    yield kubeconfig
+
+
+@pytest.fixture(scope="session")
+def helm(cluster: Path) -> Helm:
+    return Helm("helm4")
+
+
+@pytest.fixture(scope="session")
+def stack(cluster: Path, helm: Helm) -> str:
+    """The umbrella with the local values (the real Clipper backend, migrations and frontend built
+    from the application's source), installed into a namespace that enforces Pod Security
+    `restricted`, every workload Ready. test_stack.py uninstalls it last."""
+    prepare_cluster()
+    restricted_namespace(STACK_NAMESPACE)
+    helm.run(
+        ["upgrade", "--install", RELEASE, str(LOCAL_VALUES.parents[1]), "-n", STACK_NAMESPACE, "-f", str(LOCAL_VALUES)],
+        timeout=600,
+    )
+    wait_all_ready(STACK_NAMESPACE, RELEASE, timeout=900)
+    return STACK_NAMESPACE
 
 
 @pytest.fixture(scope="session")

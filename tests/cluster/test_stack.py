@@ -1,36 +1,24 @@
 """The charts on the real local cluster: server-side dry-run of every chart and value set, the
-umbrella installed into a namespace that enforces Pod Security `restricted`, every pod Ready
-through its real probes, `helm test`, the readiness contract with Redis gone, the wiring of
-the backend to PostgreSQL and Redis, and a clean uninstall."""
+umbrella (the real Clipper) installed into a namespace that enforces Pod Security `restricted`,
+every pod Ready through its real probes, `helm test`, the readiness contract with Redis gone, a
+rolling update under traffic with both rollbacks, and a clean uninstall. What the application
+itself answers is in test_clipper_app.py."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
-import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from conftest import LOCAL_VALUES, RELEASE
+from conftest import STACK_NAMESPACE as NAMESPACE
 
 from helm_mgmt.charts import application_charts
-from helm_mgmt.helm import Helm, parse_manifests
-from helm_mgmt.stack import prepare_cluster, restricted_namespace, wait_all_ready
+from helm_mgmt.helm import parse_manifests
 
-NAMESPACE = "clipper-e2e"
-RELEASE = "clipper"
-LOCAL_VALUES = Path(__file__).resolve().parents[2] / "helm" / "charts" / "clipper" / "examples" / "values-local.yaml"
 # Kinds served by operators that the local cluster does not run (External Secrets, Gateway API).
 OPERATOR_KINDS = {"ExternalSecret", "SecretStore", "ClusterSecretStore", "HTTPRoute"}
-
-
-@pytest.fixture(scope="module")
-def helm(cluster: Path) -> Helm:
-    os.environ["KUBECONFIG"] = str(cluster)
-    return Helm("helm4")
-
 
 DRY_RUN_CASES = [
     pytest.param(chart, env, values, id=f"{chart.name}-{env}")
@@ -57,19 +45,6 @@ def test_server_side_dry_run(chart, env, values, helm, kubectl):
     assert result.returncode == 0, result.stderr
     applied = [line for line in result.stdout.splitlines() if "(server dry run)" in line]
     assert len(applied) == len(docs), result.stdout
-
-
-@pytest.fixture(scope="module")
-def stack(cluster: Path, helm: Helm, kubectl) -> Iterator[str]:
-    """The umbrella with the local values, installed into a restricted namespace."""
-    prepare_cluster()
-    restricted_namespace(NAMESPACE)
-    helm.run(
-        ["upgrade", "--install", RELEASE, str(LOCAL_VALUES.parents[1]), "-n", NAMESPACE, "-f", str(LOCAL_VALUES)],
-        timeout=600,
-    )
-    wait_all_ready(NAMESPACE, RELEASE, timeout=900)
-    yield NAMESPACE
 
 
 def _pods(kubectl, selector: str) -> list[dict]:
@@ -108,41 +83,6 @@ def test_helm_test_passes(stack, helm):
     proc = helm.run(["test", RELEASE, "-n", stack, "--timeout", "5m"], check=False, timeout=400)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Succeeded" in proc.stdout
-
-
-def _http(url: str, data: bytes | None = None) -> tuple[int, dict]:
-    req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, json.loads(resp.read() or b"{}")
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"{}")
-
-
-@pytest.fixture(scope="module")
-def backend_url(stack, port_forward) -> Iterator[str]:
-    with port_forward(stack, f"svc/{RELEASE}-backend", 8080) as local_port:
-        yield f"http://127.0.0.1:{local_port}"
-
-
-def test_backend_uses_the_wired_services_and_credentials(backend_url, kubectl):
-    status, who = _http(f"{backend_url}/double/whoami")
-    assert status == 200
-    services = {
-        s["metadata"]["name"]
-        for s in json.loads(kubectl("get", "services", "-n", NAMESPACE, "-o", "json").stdout)["items"]
-    }
-    assert who["db_host"] == f"{RELEASE}-postgres" and who["db_host"] in services
-    assert who["redis_host"] == f"{RELEASE}-redis" and who["redis_host"] in services
-    marker = f"row-{time.time_ns()}"
-    status, row = _http(f"{backend_url}/double/rows", json.dumps({"value": marker}).encode())
-    assert status == 201
-    status, rows = _http(f"{backend_url}/double/rows")
-    assert marker in [r["value"] for r in rows]
-    status, _ = _http(f"{backend_url}/double/keys/{marker}", marker.encode())
-    assert status == 201
-    status, got = _http(f"{backend_url}/double/keys/{marker}")
-    assert (status, got["value"]) == (200, marker)
 
 
 def test_postgres_accepts_the_secret_password_and_has_extensions(stack, kubectl):
@@ -289,6 +229,7 @@ def test_rolling_update_has_no_downtime_then_rolls_back(stack, helm, kubectl):
     assert _pod_template_annotation(kubectl, backend) == "v2"
 
 
+@pytest.mark.stack_uninstall
 def test_uninstall_removes_every_object(stack, helm, kubectl):
     """Runs last in this module: everything labelled with the release goes, except what the charts
     document as kept (PVCs of the StatefulSets, and the database password Secret with keep policy)."""
