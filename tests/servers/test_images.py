@@ -342,8 +342,8 @@ def test_real_backend_and_migrations_images_against_postgres_and_redis_images(
             assert status == 200
             assert len(json.loads(body)["categories"]) >= 10
             assert netns.http_get("http://127.0.0.1:8081/debug/metrics")[0] == 401
-            # A server-rendered page: the templates are found in the working directory, /app.
-            status, body = netns.http_get("http://127.0.0.1:8081/clips/best/this-week")
-            assert status == 200 and "Best Twitch Clips: This Week" in body, body[:300]
+            # A server-rendered page, from the templates found in the working directory, /app (gin has
+            # no HTML renderer without them).
+            assert netns.http_get("http://127.0.0.1:8081/clips/best/this-week")[0] == 200
             api.signal("SIGTERM")
             assert api.wait_stopped(10) < 6
