@@ -127,6 +127,20 @@ renumber() {
 }
 """
 
+def add_user(name: str, uid: int, home: str = "/nonexistent", system: bool = False) -> str:
+    """Setup lines that create a login-less user and its group with the same fixed id."""
+    flag = "--system " if system else ""
+    return (
+        f"groupadd {flag}--gid {uid} {name}\n"
+        f"useradd {flag}--uid {uid} --gid {uid} --no-create-home --home-dir {home} --shell /usr/sbin/nologin {name}\n"
+    )
+
+
+def api_at(folder: str) -> tuple[tuple[Callable[[], Path], str], ...]:
+    """Clipper's API as upstream's Dockerfile lays it out: the binary with templates/ beside it."""
+    return ((clipperapp.backend_binary, f"{folder}/api"), (clipperapp.backend_templates, f"{folder}/templates"))
+
+
 RECIPES: tuple[Recipe, ...] = (
     Recipe(
         name="postgres",
@@ -199,11 +213,8 @@ chown 999:999 /data
             (CONTAINERFILES_DIR / "frontend" / "docker-entrypoint.sh", "/docker-entrypoint.sh", 0o755),
             (CONTAINERFILES_DIR / "frontend" / "nginx.conf", "/etc/nginx/nginx.conf", 0o644),
         ),
-        setup="""
-groupadd --system --gid 101 nginx
-useradd --system --uid 101 --gid 101 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin nginx
-rm -rf /etc/nginx/sites-enabled /etc/nginx/sites-available /etc/nginx/conf.d /var/www
-""",
+        setup=add_user("nginx", 101, system=True)
+        + "rm -rf /etc/nginx/sites-enabled /etc/nginx/sites-available /etc/nginx/conf.d /var/www\n",
         config=ImageConfig(
             user="101:101",
             entrypoint=("/docker-entrypoint.sh",),
@@ -223,10 +234,7 @@ rm -rf /etc/nginx/sites-enabled /etc/nginx/sites-available /etc/nginx/conf.d /va
         suite="trixie",
         packages=("ca-certificates",),
         files=(),
-        setup="""
-groupadd --gid 65532 clipper
-useradd --uid 65532 --gid 65532 --no-create-home --home-dir /app --shell /usr/sbin/nologin clipper
-""",
+        setup=add_user("clipper", 65532, home="/app"),
         config=ImageConfig(
             user="65532:65532",
             entrypoint=("/app/api",),
@@ -235,7 +243,7 @@ useradd --uid 65532 --gid 65532 --no-create-home --home-dir /app --shell /usr/sb
             workdir="/app",
             ports=("8080/tcp",),
         ),
-        products=((clipperapp.backend_binary, "/app/api"), (clipperapp.backend_templates, "/app/templates")),
+        products=api_at("/app"),
         products_key=clipperapp.source_key,
         base="ca-certificates",
     ),
@@ -257,7 +265,7 @@ useradd --uid 65532 --gid 65532 --no-create-home --home-dir /app --shell /usr/sb
             workdir="/root",
             ports=("8080/tcp",),
         ),
-        products=((clipperapp.backend_binary, "/root/api"), (clipperapp.backend_templates, "/root/templates")),
+        products=api_at("/root"),
         products_key=clipperapp.source_key,
         base="ca-certificates",
     ),
@@ -268,10 +276,7 @@ useradd --uid 65532 --gid 65532 --no-create-home --home-dir /app --shell /usr/sb
         suite="trixie",
         packages=("ca-certificates",),
         files=(),
-        setup="""
-groupadd --gid 65532 migrate
-useradd --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin migrate
-""",
+        setup=add_user("migrate", 65532),
         config=ImageConfig(
             user="65532:65532",
             entrypoint=("migrate",),
@@ -292,10 +297,7 @@ useradd --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent --shell
         suite="trixie",
         packages=("wget", "netcat-openbsd"),
         files=(),
-        setup="""
-groupadd --gid 10001 toolbox
-useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin toolbox
-""",
+        setup=add_user("toolbox", 10001),
         config=ImageConfig(
             user="10001:10001",
             entrypoint=(),
