@@ -170,14 +170,43 @@ def _release_args(p: argparse.ArgumentParser, values: bool = True) -> None:
 
 
 class _CommonSubparsers:
-    """Adds the shared --helm/--output options to every sub-command, so they go after it."""
+    """Adds the shared --helm/--output options to every sub-command, so they go after it.
 
-    def __init__(self, sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    A nested level (``cluster status``) gets them again with suppressed defaults, so that
+    ``cluster --output json status`` and ``cluster status --output json`` mean the same: a
+    sub-parser's default would otherwise overwrite what the level above parsed."""
+
+    def __init__(
+        self, sub: argparse._SubParsersAction, common: argparse.ArgumentParser, nested: argparse.ArgumentParser
+    ) -> None:
         self.sub = sub
         self.common = common
+        self.nested = nested
 
     def add_parser(self, name: str, **kwargs) -> argparse.ArgumentParser:
         return self.sub.add_parser(name, parents=[self.common], **kwargs)
+
+    def nested_level(self, parser: argparse.ArgumentParser, dest: str) -> _CommonSubparsers:
+        inner = parser.add_subparsers(dest=dest, required=True)
+        return _CommonSubparsers(inner, self.nested, self.nested)
+
+
+def _common_options(suppress_defaults: bool) -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--helm",
+        choices=sorted(HELM_RELEASES),
+        default=argparse.SUPPRESS if suppress_defaults else DEFAULT_HELM,
+        help=f"Helm release to use (default {DEFAULT_HELM})",
+    )
+    common.add_argument(
+        "--output",
+        "-o",
+        choices=["human", "json"],
+        default=argparse.SUPPRESS if suppress_defaults else "human",
+        help="output format",
+    )
+    return common
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -185,15 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="helm-mgmt", description="Build, check and deploy the Clipper charts."
     )
     parser.add_argument("--version", action="version", version=f"helm-mgmt {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--helm",
-        choices=sorted(HELM_RELEASES),
-        default=DEFAULT_HELM,
-        help=f"Helm release to use (default {DEFAULT_HELM})",
+    sub = _CommonSubparsers(
+        parser.add_subparsers(dest="command", required=True), _common_options(False), _common_options(True)
     )
-    common.add_argument("--output", "-o", choices=["human", "json"], default="human", help="output format")
-    sub = _CommonSubparsers(parser.add_subparsers(dest="command", required=True), common)
 
     p = sub.add_parser("check", help="list prerequisites with versions, and what the cluster offers")
     p.add_argument("--install", action="store_true", help="build the pinned tools that are missing first")

@@ -40,14 +40,14 @@ def _status(args: argparse.Namespace) -> int:
     return 0 if result["healthy"] else 3
 
 
-def add_cluster_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``cluster`` with its ``up``, ``down`` and ``status`` commands."""
+def add_cluster_parser(subparsers) -> None:
+    """Register ``cluster`` with its ``up``, ``down`` and ``status`` commands (``subparsers``: the
+    CLI's sub-command adder, which gives every level the shared --helm/--output options)."""
     parser = subparsers.add_parser("cluster", help="the local single-node Kubernetes cluster")
-    commands = parser.add_subparsers(dest="cluster_command", required=True)
+    commands = subparsers.nested_level(parser, "cluster_command")
     up = commands.add_parser("up", help="build what is missing, start the cluster, wait for the node")
     up.set_defaults(func=_up)
     down = commands.add_parser("down", help="stop every process and remove mounts, interfaces and state")
     down.set_defaults(func=down_command)
     status = commands.add_parser("status", help="each component's process and version, node readiness")
-    status.add_argument("--output", choices=("text", "json"), default="text")
     status.set_defaults(func=_status)

@@ -1,0 +1,51 @@
+"""The helm-mgmt command line: every command takes --helm/--output the same way, wherever they go."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from helm_mgmt.cli import build_parser
+
+PARSER = build_parser()
+
+
+def commands() -> list[str]:
+    sub = next(a for a in PARSER._actions if isinstance(a, argparse._SubParsersAction))
+    return sorted(sub.choices)
+
+
+def test_the_parser_has_the_documented_commands():
+    documented = {"check", "lint", "test", "template", "deps", "docs", "package"}
+    documented |= {"install", "upgrade", "rollback", "uninstall", "status", "cluster", "up", "down"}
+    assert set(commands()) == documented
+
+
+@pytest.mark.parametrize("command", [c for c in commands() if c != "cluster"])
+def test_every_command_takes_output_and_helm(command):
+    args = PARSER.parse_args([command, "--output", "json", "--helm", "helm3"])
+    assert (args.output, args.helm) == ("json", "helm3")
+    assert PARSER.parse_args([command]).output == "human"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["cluster", "--output", "json", "status"],
+        ["cluster", "status", "--output", "json"],
+        ["cluster", "status", "-o", "json"],
+    ],
+)
+def test_cluster_status_output_is_the_same_option_at_either_level(argv):
+    assert PARSER.parse_args(argv).output == "json"
+
+
+def test_cluster_status_defaults_to_human_output():
+    args = PARSER.parse_args(["cluster", "status"])
+    assert (args.output, args.cluster_command) == ("human", "status")
+
+
+def test_an_unknown_output_format_is_refused():
+    with pytest.raises(SystemExit):
+        PARSER.parse_args(["status", "--output", "yaml"])
