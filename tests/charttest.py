@@ -93,9 +93,7 @@ def selector(name: str, component: str | None = None, instance: str = "clipper")
 
 def find(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
     matches = [d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
-    assert len(matches) == 1, (
-        f"expected one {kind} {name or ''}, found {[d['metadata']['name'] for d in matches]}"
-    )
+    assert len(matches) == 1, f"expected one {kind} {name or ''}, found {[d['metadata']['name'] for d in matches]}"
     return matches[0]
 
 

@@ -41,11 +41,7 @@ class Chart:
 
     @property
     def local_dependencies(self) -> list[str]:
-        return [
-            d["name"]
-            for d in self.meta.get("dependencies", [])
-            if d.get("repository", "").startswith("file://")
-        ]
+        return [d["name"] for d in self.meta.get("dependencies", []) if d.get("repository", "").startswith("file://")]
 
     def example_values(self) -> dict[str, Path | None]:
         """Named value-file sets to render with: the chart's defaults (plus, for a chart that needs

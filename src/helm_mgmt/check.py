@@ -50,9 +50,7 @@ def tool_items() -> list[Item]:
     docs = bin_dir("helm-docs", HELM_DOCS_VERSION) / "helm-docs"
     # helm-docs has no --version flag; the cache path carries the pinned version.
     docs_ok = docs.is_file() and _version_of([str(docs), "--help"]) is not None
-    items.append(
-        Item("helm-docs", docs_ok, HELM_DOCS_VERSION if docs_ok else "-", "pinned; built on first use")
-    )
+    items.append(Item("helm-docs", docs_ok, HELM_DOCS_VERSION if docs_ok else "-", "pinned; built on first use"))
     kc = kubectl_binary()
     kc_v = _version_of([kc, "version", "--client"]) if kc else None
     items.append(Item("kubectl", kc_v is not None, kc_v or "-", "from the local cluster build or PATH"))

@@ -66,9 +66,7 @@ def cmd_template(args: argparse.Namespace) -> int:
 
     spec = ReleaseSpec(args.release, args.namespace, CHARTS_DIR / args.chart, args.env, args.values, args.set)
     preflight(_helm(args), spec)
-    out = _helm(args).run(
-        ["template", spec.release, str(spec.chart), "-n", spec.namespace, *spec.value_args()]
-    )
+    out = _helm(args).run(["template", spec.release, str(spec.chart), "-n", spec.namespace, *spec.value_args()])
     print(out.stdout, end="")
     return EXIT_OK
 
@@ -162,9 +160,7 @@ def _release_args(p: argparse.ArgumentParser, values: bool = True) -> None:
     p.add_argument("--namespace", "-n", default="clipper", help="namespace (default: clipper)")
     p.add_argument("--timeout", default="10m", help="how long to wait for readiness (default: 10m)")
     if values:
-        p.add_argument(
-            "--env", choices=["production", "staging", "local"], help="use examples/values-<env>.yaml"
-        )
+        p.add_argument("--env", choices=["production", "staging", "local"], help="use examples/values-<env>.yaml")
         p.add_argument("--values", "-f", action="append", default=[], help="extra values file (repeatable)")
         p.add_argument("--set", action="append", default=[], help="extra --set value (repeatable)")
 
@@ -210,9 +206,7 @@ def _common_options(suppress_defaults: bool) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="helm-mgmt", description="Build, check and deploy the Clipper charts."
-    )
+    parser = argparse.ArgumentParser(prog="helm-mgmt", description="Build, check and deploy the Clipper charts.")
     parser.add_argument("--version", action="version", version=f"helm-mgmt {__version__}")
     sub = _CommonSubparsers(
         parser.add_subparsers(dest="command", required=True), _common_options(False), _common_options(True)
@@ -238,9 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_template)
 
     p = sub.add_parser("deps", help="rebuild the committed file:// dependency archives (leaf first)")
-    p.add_argument(
-        "--check", action="store_true", help="only report archives that no longer match their source"
-    )
+    p.add_argument("--check", action="store_true", help="only report archives that no longer match their source")
     p.set_defaults(func=cmd_deps)
 
     p = sub.add_parser("docs", help="regenerate chart READMEs from the values comments (helm-docs)")
@@ -250,13 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_package)
 
     for name, upgrade in (("install", False), ("upgrade", True)):
-        p = sub.add_parser(
-            name, help=f"{name} the umbrella chart (values checked before the cluster is touched)"
-        )
+        p = sub.add_parser(name, help=f"{name} the umbrella chart (values checked before the cluster is touched)")
         _release_args(p)
-        p.add_argument(
-            "--no-wait", action="store_true", help="do not wait for readiness (and no rollback on failure)"
-        )
+        p.add_argument("--no-wait", action="store_true", help="do not wait for readiness (and no rollback on failure)")
         p.set_defaults(func=lambda a, u=upgrade: cmd_install(a, upgrade=u))
 
     p = sub.add_parser("rollback", help="roll the release back (to the previous revision by default)")
@@ -266,9 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("uninstall", help="remove the release (PVCs are kept unless --delete-pvcs)")
     _release_args(p, values=False)
-    p.add_argument(
-        "--delete-pvcs", action="store_true", help="also delete the release's PersistentVolumeClaims"
-    )
+    p.add_argument("--delete-pvcs", action="store_true", help="also delete the release's PersistentVolumeClaims")
     p.set_defaults(func=cmd_uninstall)
 
     p = sub.add_parser("status", help="release revision and state, pod readiness")

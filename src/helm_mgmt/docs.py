@@ -74,7 +74,7 @@ def undocumented_keys(values_file: Path) -> list[str]:
             stack.pop()
         documented = any(c.startswith("# --") for c in comment_block) or any(d for _, _, d in stack)
         path = ".".join([k for _, k, _ in stack] + [match.group("key")])
-        rest = line[match.end():].strip()
+        rest = line[match.end() :].strip()
         nxt = next((n for n in lines[i + 1 :] if n.strip() and not n.strip().startswith("#")), "")
         is_parent = not rest and len(nxt) - len(nxt.lstrip()) > indent and not nxt.strip().startswith("- ")
         if not is_parent and not documented:

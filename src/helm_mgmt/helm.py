@@ -44,9 +44,7 @@ class Helm:
     def run(
         self, args: list[str], check: bool = True, timeout: float | None = None
     ) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [str(self.binary), *args], capture_output=True, text=True, timeout=timeout, check=False
-        )
+        proc = subprocess.run([str(self.binary), *args], capture_output=True, text=True, timeout=timeout, check=False)
         if check and proc.returncode != 0:
             raise HelmError(args, proc.returncode, proc.stderr or proc.stdout)
         return proc

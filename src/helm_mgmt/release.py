@@ -50,9 +50,7 @@ def preflight(helm: Helm, spec: ReleaseSpec) -> None:
     try:
         helm.run(args)
     except HelmError as err:
-        raise PreflightError(
-            f"the values were rejected before touching the cluster:\n{err.stderr.strip()}"
-        ) from err
+        raise PreflightError(f"the values were rejected before touching the cluster:\n{err.stderr.strip()}") from err
 
 
 def install(helm: Helm, spec: ReleaseSpec, upgrade: bool = False, wait: bool = True) -> str:
@@ -66,9 +64,7 @@ def install(helm: Helm, spec: ReleaseSpec, upgrade: bool = False, wait: bool = T
     return helm.run(args).stdout
 
 
-def rollback(
-    helm: Helm, release: str, namespace: str, revision: int | None = None, timeout: str = "10m"
-) -> str:
+def rollback(helm: Helm, release: str, namespace: str, revision: int | None = None, timeout: str = "10m") -> str:
     args = ["rollback", release]
     if revision is not None:
         args.append(str(revision))
@@ -100,9 +96,7 @@ def status(helm: Helm, release: str, namespace: str) -> dict:
                 "name": pod["metadata"]["name"],
                 "phase": pod.get("status", {}).get("phase"),
                 "ready": conds.get("Ready") == "True",
-                "restarts": sum(
-                    cs.get("restartCount", 0) for cs in pod.get("status", {}).get("containerStatuses", [])
-                ),
+                "restarts": sum(cs.get("restartCount", 0) for cs in pod.get("status", {}).get("containerStatuses", [])),
             }
         )
     return {

@@ -25,6 +25,7 @@ from .support import wait_for
 # umoci's runtime spec for the image, kept because each container rewrites config.json.
 IMAGE_SPEC = "image-config.json"
 
+
 @dataclass
 class Volume:
     source: Path
@@ -123,8 +124,12 @@ class Container:
             volumes.append(Volume(source, path))
         for volume in volumes:
             cfg["mounts"].append(
-                {"destination": volume.destination, "type": "bind", "source": str(volume.source),
-                 "options": ["rbind", "ro" if volume.readonly else "rw"]}
+                {
+                    "destination": volume.destination,
+                    "type": "bind",
+                    "source": str(volume.source),
+                    "options": ["rbind", "ro" if volume.readonly else "rw"],
+                }
             )
         namespaces = [ns for ns in cfg["linux"]["namespaces"] if ns["type"] != "network"]
         cfg["linux"]["namespaces"] = [*namespaces, {"type": "network", "path": netns.path}]
@@ -139,7 +144,10 @@ class Container:
         with self.log.open("a") as out:
             result = subprocess.run(
                 ["runc", "--root", str(self.state), "run", "--detach", "--bundle", str(self.bundle), self.id],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=out, timeout=60,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                timeout=60,
             )
         assert result.returncode == 0, f"runc run failed:\n{self.log.read_text()}"
 
@@ -148,7 +156,10 @@ class Container:
         with self.log.open("a") as out:
             result = subprocess.run(
                 ["runc", "--root", str(self.state), "run", "--bundle", str(self.bundle), self.id],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=out, timeout=timeout,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                timeout=timeout,
             )
         self.runc("delete", "--force", self.id)
         return result.returncode

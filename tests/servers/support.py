@@ -91,10 +91,18 @@ class PostgresServer:
         pwfile.chmod(0o644)
         result = subprocess.run(
             [
-                *self.prefix, str(self.bin / "initdb"), "-D", str(self.data), "--username", PG_SUPERUSER,
-                f"--pwfile={pwfile}", "--auth-local=trust", "--auth-host=scram-sha-256",
+                *self.prefix,
+                str(self.bin / "initdb"),
+                "-D",
+                str(self.data),
+                "--username",
+                PG_SUPERUSER,
+                f"--pwfile={pwfile}",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
             ],
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
         pwfile.unlink()
         if result.returncode != 0:
@@ -104,10 +112,19 @@ class PostgresServer:
         with self.log.open("a") as out:
             self.proc = subprocess.Popen(
                 [
-                    *self.prefix, str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
-                    "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.sockets}",
+                    *self.prefix,
+                    str(self.bin / "postgres"),
+                    "-D",
+                    str(self.data),
+                    "-p",
+                    str(self.port),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    f"unix_socket_directories={self.sockets}",
                 ],
-                stdout=out, stderr=subprocess.STDOUT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         wait_for(f"PostgreSQL on port {self.port} (log {self.log})", self.ready, 30)
 
@@ -118,10 +135,25 @@ class PostgresServer:
     def psql(self, sql: str, database: str = PG_DATABASE) -> str:
         result = subprocess.run(
             [
-                str(self.bin / "psql"), "-X", "-v", "ON_ERROR_STOP=1", "-tA", "-h", "127.0.0.1",
-                "-p", str(self.port), "-U", PG_SUPERUSER, "-d", database, "-c", sql,
+                str(self.bin / "psql"),
+                "-X",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-tA",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                PG_SUPERUSER,
+                "-d",
+                database,
+                "-c",
+                sql,
             ],
-            capture_output=True, text=True, env=dict(os.environ, PGPASSWORD=PG_PASSWORD),
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, PGPASSWORD=PG_PASSWORD),
         )
         assert result.returncode == 0, result.stderr
         return result.stdout.strip()
@@ -147,19 +179,32 @@ class RedisServer:
         with (self.base / "redis.log").open("a") as out:
             self.proc = subprocess.Popen(
                 [
-                    "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                    "--requirepass", REDIS_PASSWORD, "--save", "", "--appendonly", "no",
-                    "--dir", str(self.base), "--daemonize", "no",
+                    "redis-server",
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--requirepass",
+                    REDIS_PASSWORD,
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(self.base),
+                    "--daemonize",
+                    "no",
                 ],
-                stdout=out, stderr=subprocess.STDOUT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         wait_for(f"Redis on port {self.port}", lambda: self.cli("PING") == "PONG", 15)
 
     def cli(self, *args: str) -> str:
         result = subprocess.run(
-            ["redis-cli", "-h", "127.0.0.1", "-p", str(self.port), "--no-auth-warning", "-a", REDIS_PASSWORD,
-             *args],
-            capture_output=True, text=True,
+            ["redis-cli", "-h", "127.0.0.1", "-p", str(self.port), "--no-auth-warning", "-a", REDIS_PASSWORD, *args],
+            capture_output=True,
+            text=True,
         )
         return result.stdout.strip()
 

@@ -28,7 +28,7 @@ def containerd_address() -> Iterator[str]:
     address = str(base / "containerd.sock")
     config = base / "config.toml"
     config.write_text(
-        'version = 2\n'
+        "version = 2\n"
         f'root = "{base / "root"}"\n'
         f'state = "{base / "state"}"\n'
         'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'

@@ -51,29 +51,47 @@ def netns() -> Iterator[NetNS]:
 def image_config(archive: Path) -> dict[str, object]:
     result = subprocess.run(
         ["skopeo", "--insecure-policy", "inspect", "--config", f"docker-archive:{archive}"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(result.stdout)["config"]
 
 
 EXPECTED_CONFIG = {
     "postgres": {
-        "User": "999:999", "Entrypoint": ["docker-entrypoint.sh"], "Cmd": ["postgres"],
-        "WorkingDir": "/", "ExposedPorts": {"5432/tcp": {}}, "StopSignal": "SIGINT",
+        "User": "999:999",
+        "Entrypoint": ["docker-entrypoint.sh"],
+        "Cmd": ["postgres"],
+        "WorkingDir": "/",
+        "ExposedPorts": {"5432/tcp": {}},
+        "StopSignal": "SIGINT",
     },
     "redis": {
-        "User": "999:999", "Entrypoint": ["docker-entrypoint.sh"], "Cmd": ["redis-server"],
-        "WorkingDir": "/data", "ExposedPorts": {"6379/tcp": {}},
+        "User": "999:999",
+        "Entrypoint": ["docker-entrypoint.sh"],
+        "Cmd": ["redis-server"],
+        "WorkingDir": "/data",
+        "ExposedPorts": {"6379/tcp": {}},
     },
     "frontend": {
-        "User": "101:101", "Entrypoint": ["/docker-entrypoint.sh"], "Cmd": ["nginx", "-g", "daemon off;"],
-        "WorkingDir": "/", "ExposedPorts": {"8080/tcp": {}},
+        "User": "101:101",
+        "Entrypoint": ["/docker-entrypoint.sh"],
+        "Cmd": ["nginx", "-g", "daemon off;"],
+        "WorkingDir": "/",
+        "ExposedPorts": {"8080/tcp": {}},
     },
     "backend": {
-        "User": "65532:65532", "Entrypoint": ["/app/api"], "WorkingDir": "/app", "ExposedPorts": {"8080/tcp": {}},
+        "User": "65532:65532",
+        "Entrypoint": ["/app/api"],
+        "WorkingDir": "/app",
+        "ExposedPorts": {"8080/tcp": {}},
     },
     "backend-upstream-layout": {
-        "User": "0:0", "Cmd": ["./api"], "WorkingDir": "/root", "ExposedPorts": {"8080/tcp": {}},
+        "User": "0:0",
+        "Cmd": ["./api"],
+        "WorkingDir": "/root",
+        "ExposedPorts": {"8080/tcp": {}},
     },
     "migrations": {"User": "65532:65532", "Entrypoint": ["migrate"], "Cmd": ["--help"], "WorkingDir": "/"},
     "toolbox": {"User": "10001:10001", "Entrypoint": None, "Cmd": ["sh"], "WorkingDir": "/"},
@@ -142,7 +160,19 @@ POSTGRES_EMPTY_DIRS = ("/var/run/postgresql", "/tmp")
 def psql(container: Container, sql: str, password: str = PG_PASSWORD) -> subprocess.CompletedProcess[str]:
     """psql inside the container over TCP, so that password authentication is used."""
     return container.exec(
-        "psql", "-X", "-tA", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "app", "-d", "appdb", "-c", sql,
+        "psql",
+        "-X",
+        "-tA",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-h",
+        "127.0.0.1",
+        "-U",
+        "app",
+        "-d",
+        "appdb",
+        "-c",
+        sql,
         env={"PGPASSWORD": password},
     )
 
@@ -166,13 +196,16 @@ def test_postgres_initialises_and_serves_with_password_auth(
     config = tmp_path / "etc-postgresql"
     config.mkdir()
     (config / "postgresql.conf").write_text(
-        "hba_file = '/var/lib/postgresql/data/pgdata/pg_hba.conf'\n"
-        "listen_addresses = '*'\nmax_connections = 120\n"
+        "hba_file = '/var/lib/postgresql/data/pgdata/pg_hba.conf'\nlisten_addresses = '*'\nmax_connections = 120\n"
     )
     spec = RunSpec(
         args=[
-            "docker-entrypoint.sh", "postgres",
-            "-c", "config_file=/etc/postgresql/postgresql.conf", "-c", "work_mem=8MB",
+            "docker-entrypoint.sh",
+            "postgres",
+            "-c",
+            "config_file=/etc/postgresql/postgresql.conf",
+            "-c",
+            "work_mem=8MB",
         ],
         env={**POSTGRES_ENV, "PGDATA": "/var/lib/postgresql/data/pgdata"},
         empty_dirs=POSTGRES_EMPTY_DIRS,
@@ -306,10 +339,17 @@ def test_real_backend_and_migrations_images_against_postgres_and_redis_images(
     migrate = RunSpec(args=["migrate", "-path", "/migrations", "-database", url, "up"])
     api_spec = RunSpec(
         env={
-            "PORT": "8081", "GIN_MODE": "release", "BASE_URL": "https://clipper.local",
-            "DB_HOST": "127.0.0.1", "DB_USER": "clipper", "DB_NAME": "clipper_db", "DB_PASSWORD": PG_PASSWORD,
-            "REDIS_HOST": "127.0.0.1", "REDIS_PASSWORD": REDIS_PASSWORD,
-            "MFA_ENCRYPTION_KEY": "k" * 32, "EXPORT_DIR": "/exports",
+            "PORT": "8081",
+            "GIN_MODE": "release",
+            "BASE_URL": "https://clipper.local",
+            "DB_HOST": "127.0.0.1",
+            "DB_USER": "clipper",
+            "DB_NAME": "clipper_db",
+            "DB_PASSWORD": PG_PASSWORD,
+            "REDIS_HOST": "127.0.0.1",
+            "REDIS_PASSWORD": REDIS_PASSWORD,
+            "MFA_ENCRYPTION_KEY": "k" * 32,
+            "EXPORT_DIR": "/exports",
         },
         empty_dirs=("/exports",),
         user=(65532, 65532),
@@ -323,8 +363,18 @@ def test_real_backend_and_migrations_images_against_postgres_and_redis_images(
         migrations = Container(bundle("migrations"), state, netns, migrate, tmp_path / "migrate.log")
         assert migrations.run_to_exit(timeout=300) == 0, migrations.log.read_text()[-3000:]
         version = pg.exec(
-            "psql", "-X", "-tA", "-h", "127.0.0.1", "-U", "clipper", "-d", "clipper_db",
-            "-c", "SELECT version || '|' || dirty FROM schema_migrations", env={"PGPASSWORD": PG_PASSWORD},
+            "psql",
+            "-X",
+            "-tA",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "clipper",
+            "-d",
+            "clipper_db",
+            "-c",
+            "SELECT version || '|' || dirty FROM schema_migrations",
+            env={"PGPASSWORD": PG_PASSWORD},
         )
         assert version.stdout.strip() == f"{clipperapp.newest_migration()}|false", version.stderr
         again = Container(bundle("migrations"), state, netns, migrate, tmp_path / "migrate-again.log")
@@ -332,6 +382,7 @@ def test_real_backend_and_migrations_images_against_postgres_and_redis_images(
         assert "no change" in again.log.read_text()
 
         with running(bundle("backend"), state, netns, api_spec, tmp_path / "api.log") as api:
+
             def ready() -> bool:
                 assert api.status() == "running", f"the API exited:\n{api.log.read_text()[-3000:]}"
                 return netns.http_get("http://127.0.0.1:8081/health/ready")[0] == 200

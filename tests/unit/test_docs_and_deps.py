@@ -16,9 +16,7 @@ from helm_mgmt.docs import expected_readme, undocumented_keys
 def test_readme_matches_values_comments(chart):
     committed = (chart.path / "README.md").read_text()
     fresh = expected_readme(chart)
-    diff = "".join(
-        difflib.unified_diff(committed.splitlines(True), fresh.splitlines(True), "committed", "generated")
-    )
+    diff = "".join(difflib.unified_diff(committed.splitlines(True), fresh.splitlines(True), "committed", "generated"))
     assert not diff, f"{chart.name}/README.md is out of date; run `helm-mgmt docs`:\n{diff[:3000]}"
 
 
@@ -31,8 +29,7 @@ def test_every_value_has_a_doc_comment(chart):
 def test_undocumented_key_detection(tmp_path):
     values = tmp_path / "values.yaml"
     values.write_text(
-        "# -- documented map\nconfig:\n  a: 1\nimage:\n  # -- the tag\n  tag: x\n  repository: y\n"
-        "list:\n  - a: 1\n"
+        "# -- documented map\nconfig:\n  a: 1\nimage:\n  # -- the tag\n  tag: x\n  repository: y\nlist:\n  - a: 1\n"
     )
     assert undocumented_keys(values) == ["image.repository", "list"]
 

@@ -37,9 +37,7 @@ def checkov_results(tmp_path_factory) -> dict[str, dict]:
         results = rep.get("results", {})
         for check in results.get("failed_checks", []):
             case_id = Path(check["file_path"]).stem
-            by_file[case_id]["failed"].append(
-                f"{check['check_id']} {check['check_name']} on {check['resource']}"
-            )
+            by_file[case_id]["failed"].append(f"{check['check_id']} {check['check_name']} on {check['resource']}")
         for check in results.get("passed_checks", []):
             by_file[Path(check["file_path"]).stem]["passed"] += 1
         for check in results.get("skipped_checks", []):

@@ -30,6 +30,7 @@ DELIBERATELY_OPEN: dict[str, dict[str, str]] = {
     },
 }
 
+
 def schema_of(chart: Chart) -> dict[str, Any]:
     return json.loads((chart.path / "values.schema.json").read_text())
 

@@ -368,8 +368,13 @@ def test_scheduling_and_extras_pass_through():
     values = {
         "nodeSelector": {"disk": "ssd"},
         "tolerations": [{"key": "db", "operator": "Exists", "effect": "NoSchedule"}],
-        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-            {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}]}}},
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}]
+                }
+            }
+        },
         "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"}],
         "priorityClassName": "database",
         "podAnnotations": {"team": "platform"},
@@ -572,8 +577,16 @@ def test_max_connections_cover_backend_pools(env, backend_max_replicas):
 def test_config_extra_is_typed_and_quoted():
     docs = render(
         CHART,
-        {"config": {"extra": {"statement_timeout": 1000000, "jit": False, "log_line_prefix": "it's %m",
-                              "seq_page_cost": 1.5}}},
+        {
+            "config": {
+                "extra": {
+                    "statement_timeout": 1000000,
+                    "jit": False,
+                    "log_line_prefix": "it's %m",
+                    "seq_page_cost": 1.5,
+                }
+            }
+        },
     )
     settings = conf(docs)
     assert settings["statement_timeout"] == "1000000"
@@ -613,8 +626,9 @@ def test_services():
     docs = render(CHART, {"service": {"port": 6543, "annotations": {"a": "b"}}})
     svc = find(docs, "Service", FULL)
     assert svc["spec"]["type"] == "ClusterIP"
-    assert svc["spec"]["ports"] == [{"name": "tcp-postgresql", "port": 6543, "targetPort": "tcp-postgresql",
-                                     "protocol": "TCP"}]
+    assert svc["spec"]["ports"] == [
+        {"name": "tcp-postgresql", "port": 6543, "targetPort": "tcp-postgresql", "protocol": "TCP"}
+    ]
     assert svc["spec"]["selector"] == PRIMARY
     assert svc["metadata"]["annotations"] == {"a": "b"}
     headless = find(docs, "Service", f"{FULL}-headless")
@@ -645,8 +659,9 @@ def test_network_policy_server(env):
     metrics_rules = [r for r in np["ingress"] if r["ports"][0]["port"] == "metrics"]
     if env == "production":
         (rule,) = metrics_rules
-        assert rule["from"] == [{"namespaceSelector": {"matchLabels": {
-            "kubernetes.io/metadata.name": "clipper-monitoring"}}}]
+        assert rule["from"] == [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "clipper-monitoring"}}}
+        ]
     else:
         assert not metrics_rules
     assert np["egress"] == [{"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}]
@@ -659,17 +674,18 @@ def test_network_policy_options():
             "backend": {"podSelector": {"app": "api"}},
             "monitoring": {"namespace": "observability", "podSelector": {"matchLabels": {"app": "prometheus"}}},
             "dns": {"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}]},
-            "extraIngress": [{"from": [{"podSelector": {"matchLabels": {"app": "admin"}}}],
-                              "ports": [{"port": 5432}]}],
+            "extraIngress": [{"from": [{"podSelector": {"matchLabels": {"app": "admin"}}}], "ports": [{"port": 5432}]}],
             "extraEgress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}], "ports": [{"port": 443}]}],
         },
     }
     np = find(render(CHART, values), "NetworkPolicy", FULL)["spec"]
     assert np["ingress"][0]["from"][0] == {"podSelector": {"matchLabels": {"app": "api"}}}
-    assert np["ingress"][1]["from"] == [{
-        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}},
-        "podSelector": {"matchLabels": {"app": "prometheus"}},
-    }]
+    assert np["ingress"][1]["from"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}},
+            "podSelector": {"matchLabels": {"app": "prometheus"}},
+        }
+    ]
     assert np["ingress"][2] == values["networkPolicy"]["extraIngress"][0]
     assert np["egress"][0]["to"] == values["networkPolicy"]["dns"]["to"]
     assert np["egress"][1] == values["networkPolicy"]["extraEgress"][0]
@@ -685,8 +701,10 @@ def test_network_policy_for_chart_clients():
     ]
     assert np["ingress"] == []
     assert np["egress"][0]["ports"] == [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
-    assert np["egress"][1] == {"ports": [{"port": 5432, "protocol": "TCP"}], "to": [{"podSelector": {
-        "matchLabels": PRIMARY}}]}
+    assert np["egress"][1] == {
+        "ports": [{"port": 5432, "protocol": "TCP"}],
+        "to": [{"podSelector": {"matchLabels": PRIMARY}}],
+    }
     for spec_labels in (
         find(docs, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"],
         find(docs, "Pod")["metadata"]["labels"],
@@ -727,10 +745,13 @@ def test_backup_off_by_default():
     assert not find_all(docs, "CronJob") and not find_all(docs, "PersistentVolumeClaim")
 
 
-@pytest.mark.parametrize(("env", "schedule", "retention", "size"), [
-    ("staging", "30 3 * * *", "3", "20Gi"),
-    ("production", "0 3 * * *", "7", "100Gi"),
-])
+@pytest.mark.parametrize(
+    ("env", "schedule", "retention", "size"),
+    [
+        ("staging", "30 3 * * *", "3", "20Gi"),
+        ("production", "0 3 * * *", "7", "100Gi"),
+    ],
+)
 def test_backup_cronjob(env, schedule, retention, size):
     docs = render(CHART, env=env)
     cj = find(docs, "CronJob", f"{FULL}-backup")
@@ -825,8 +846,15 @@ def test_every_referenced_configmap_and_secret_exists(env):
 def test_user_provided_secret_is_documented():
     readme = (chart_path(CHART) / "README.md").read_text()
     assert "auth.existingSecret" in readme and "global.postgres.existingSecret" in readme
-    for topic in ("helm.sh/resource-policy: keep", "pg_restore", "ALTER ROLE", "PodDisruptionBudget",
-                  "single primary", "whenDeleted", "550"):
+    for topic in (
+        "helm.sh/resource-policy: keep",
+        "pg_restore",
+        "ALTER ROLE",
+        "PodDisruptionBudget",
+        "single primary",
+        "whenDeleted",
+        "550",
+    ):
         assert topic.lower() in readme.lower(), topic
 
 
@@ -877,9 +905,20 @@ def test_rendered_config_and_scripts_run_on_real_postgres() -> None:
             shutil.chown(d, "postgres")
     pwfile = secret / "password"
     subprocess.run(
-        _as_postgres([_pg_bin("initdb"), "-D", str(pgdata), "--username=clipper", f"--pwfile={pwfile}",
-                      "--auth-local=trust", "--auth-host=scram-sha-256", "--data-checksums"]),
-        check=True, capture_output=True,
+        _as_postgres(
+            [
+                _pg_bin("initdb"),
+                "-D",
+                str(pgdata),
+                "--username=clipper",
+                f"--pwfile={pwfile}",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--data-checksums",
+            ]
+        ),
+        check=True,
+        capture_output=True,
     )
     text = find(docs, "ConfigMap", f"{FULL}-config")["data"]["postgresql.conf"]
     text = (
@@ -896,9 +935,11 @@ def test_rendered_config_and_scripts_run_on_real_postgres() -> None:
     assert args[1:] == ["-c", "config_file=/etc/postgresql/postgresql.conf"]
     # production asks for 1GB of shared_buffers; a test machine may not have it to spare
     proc = subprocess.Popen(
-        _as_postgres([_pg_bin("postgres"), "-D", str(pgdata), "-c", f"config_file={conf_file}",
-                      "-c", "shared_buffers=32MB"]),
-        stdout=log.open("w"), stderr=subprocess.STDOUT,
+        _as_postgres(
+            [_pg_bin("postgres"), "-D", str(pgdata), "-c", f"config_file={conf_file}", "-c", "shared_buffers=32MB"]
+        ),
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
     )
     try:
         probe = [a.replace("5432", str(port)) for a in server(docs)["readinessProbe"]["exec"]["command"]]
@@ -910,12 +951,19 @@ def test_rendered_config_and_scripts_run_on_real_postgres() -> None:
         else:
             pytest.fail(f"postgres did not become ready:\n{log.read_text()}")
 
-        env = {**os.environ, "PGHOST": "127.0.0.1", "PGPORT": str(port), "PGUSER": "clipper",
-               "PGPASSWORD": password, "PGDATABASE": "postgres"}
+        env = {
+            **os.environ,
+            "PGHOST": "127.0.0.1",
+            "PGPORT": str(port),
+            "PGUSER": "clipper",
+            "PGPASSWORD": password,
+            "PGDATABASE": "postgres",
+        }
 
         def sql(query: str, db: str = "clipper_db") -> str:
-            out = subprocess.run(["psql", "-X", "-tA", "-d", db, "-c", query], env=env, capture_output=True,
-                                 text=True, check=True)
+            out = subprocess.run(
+                ["psql", "-X", "-tA", "-d", db, "-c", query], env=env, capture_output=True, text=True, check=True
+            )
             return out.stdout.strip()
 
         sql("CREATE DATABASE clipper_db", db="postgres")
@@ -937,8 +985,14 @@ def test_rendered_config_and_scripts_run_on_real_postgres() -> None:
 
         cron = cronjob_pod(docs)["containers"][0]
         job_env = {**os.environ, **{k: v for k, v in env_map(cron).items() if isinstance(v, str)}}
-        job_env.update({"PGHOST": "127.0.0.1", "PGPORT": str(port), "BACKUP_DIR": str(backups),
-                        "POSTGRES_PASSWORD_FILE": str(pwfile)})
+        job_env.update(
+            {
+                "PGHOST": "127.0.0.1",
+                "PGPORT": str(port),
+                "BACKUP_DIR": str(backups),
+                "POSTGRES_PASSWORD_FILE": str(pwfile),
+            }
+        )
         job_env.pop("PGPASSWORD", None)
         for stamp in ("20200101T000000Z", "20200102T000000Z", "20200103T000000Z"):
             (backups / f"clipper_db-{stamp}.dump").write_text("old")
@@ -947,8 +1001,12 @@ def test_rendered_config_and_scripts_run_on_real_postgres() -> None:
         assert out.returncode == 0, out.stderr
         kept = sorted(p.name for p in backups.iterdir())
         assert len(kept) == 2 and kept[0] == "clipper_db-20200103T000000Z.dump", kept
-        listing = subprocess.run([_pg_bin("pg_restore") or "pg_restore", "--list", str(backups / kept[1])],
-                                 capture_output=True, text=True, check=True).stdout
+        listing = subprocess.run(
+            [_pg_bin("pg_restore") or "pg_restore", "--list", str(backups / kept[1])],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         assert "TABLE public clips" in listing
 
         test_c = container(helm_test_spec(docs), "psql")

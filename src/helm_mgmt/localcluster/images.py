@@ -127,6 +127,7 @@ renumber() {
 }
 """
 
+
 def add_user(name: str, uid: int, home: str = "/nonexistent", system: bool = False) -> str:
     """Setup lines that create a login-less user and its group with the same fixed id."""
     flag = "--system " if system else ""
@@ -333,8 +334,17 @@ def image_key(recipe: Recipe) -> str:
     files = [(dest, mode) for _path, dest, mode in recipe.files]
     products = recipe.products_key() if recipe.products_key else None
     return _digest(
-        FORMAT_VERSION, rootfs_key(recipe), recipe.reference, recipe.description, files, *contents,
-        recipe.setup, asdict(recipe.config), COMMON_PRUNE, recipe.prune, products,
+        FORMAT_VERSION,
+        rootfs_key(recipe),
+        recipe.reference,
+        recipe.description,
+        files,
+        *contents,
+        recipe.setup,
+        asdict(recipe.config),
+        COMMON_PRUNE,
+        recipe.prune,
+        products,
     )
 
 
@@ -424,8 +434,13 @@ def _rootfs(recipe: Recipe, step: _StepRunner) -> Path:
     step.run(
         f"debootstrap {recipe.suite} with {','.join(recipe.packages)}",
         [
-            "debootstrap", "--variant=minbase", f"--cache-dir={debs}",
-            f"--include={','.join(recipe.packages)}", recipe.suite, str(partial), MIRROR,
+            "debootstrap",
+            "--variant=minbase",
+            f"--cache-dir={debs}",
+            f"--include={','.join(recipe.packages)}",
+            recipe.suite,
+            str(partial),
+            MIRROR,
         ],
     )
     partial.rename(target)
@@ -476,14 +491,19 @@ def _write_image(recipe: Recipe, rootfs: Path, out_dir: Path, step: _StepRunner)
     step.run("umoci new", ["umoci", "new", "--image", image])
     step.run("umoci insert (pack the layer)", ["umoci", "insert", "--image", image, str(staging), "/"])
     config_cmd = [
-        "umoci", "config", "--image", image,
-        "--author", "clipper-helm-kit",
+        "umoci",
+        "config",
+        "--image",
+        image,
+        "--author",
+        "clipper-helm-kit",
         f"--config.user={cfg.user}",
         f"--config.workingdir={cfg.workdir}",
         f"--config.stopsignal={cfg.stop_signal}",
         f"--config.label=org.opencontainers.image.title={recipe.reference}",
         f"--config.label=org.opencontainers.image.description={recipe.description}",
-        "--history.created_by", f"helm-mgmt images: debootstrap {recipe.suite} {' '.join(recipe.packages)}",
+        "--history.created_by",
+        f"helm-mgmt images: debootstrap {recipe.suite} {' '.join(recipe.packages)}",
     ]
     config_cmd += [f"--config.entrypoint={arg}" for arg in cfg.entrypoint]
     config_cmd += [f"--config.cmd={arg}" for arg in cfg.cmd]
@@ -495,8 +515,11 @@ def _write_image(recipe: Recipe, rootfs: Path, out_dir: Path, step: _StepRunner)
     step.run(
         "skopeo copy to docker-archive",
         [
-            "skopeo", "--insecure-policy", "copy",
-            f"oci:{image}", f"docker-archive:{archive}:{recipe.reference}",
+            "skopeo",
+            "--insecure-policy",
+            "copy",
+            f"oci:{image}",
+            f"docker-archive:{archive}:{recipe.reference}",
         ],
     )
     shutil.rmtree(staging)
