@@ -50,7 +50,9 @@ def cmd_test(args: argparse.Namespace) -> int:
     from helm_mgmt.paths import REPO_ROOT
 
     cmd = [sys.executable, "-m", "pytest", str(REPO_ROOT / "tests")]
-    if not args.all:
+    if args.all:
+        cmd += ["--fail-on-skip"]
+    else:
         cmd += ["-m", "not cluster and not servers"]
     if args.output == "json":
         report = REPO_ROOT / "dist" / "test-report.xml"

@@ -25,13 +25,6 @@ RELEASE = "clipper"
 LOCAL_VALUES = HERE.parents[1] / "helm" / "charts" / "clipper" / "examples" / "values-local.yaml"
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "cluster_down: tears the cluster down; always runs last")
-    config.addinivalue_line(
-        "markers", "stack_uninstall: uninstalls the shared stack; runs after every other stack test"
-    )
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark every test here ``cluster``; the stack's uninstall and the cluster's tear-down run
     behind all others."""
