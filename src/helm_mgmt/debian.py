@@ -1,17 +1,22 @@
-"""Debian packages the tool needs on the machine, installed with apt-get when missing (as root).
+"""Debian on this machine: the packages the tool needs, installed with apt-get when missing (as
+root), and the mirror the machine's own apt uses, which the image builder bootstraps from.
 
-One function for every caller, so that concurrent installs (the cluster's and the image builder's
-run in parallel) wait for each other instead of failing on dpkg's lock.
+One install function for every caller, so that concurrent installs (the cluster's and the image
+builder's run in parallel) wait for each other instead of failing on dpkg's lock.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from functools import cache
 from pathlib import Path
 
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+APT_SOURCES = Path("/etc/apt")
 # How long apt-get waits for another apt-get or dpkg (ours or the machine's) to finish.
 LOCK_TIMEOUT_S = 600
 _one_at_a_time = threading.Lock()
@@ -48,3 +53,48 @@ def install(packages: Iterable[str], log: Path) -> None:
             if subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env).returncode != 0:
                 tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-15:])
                 raise DebianInstallError(f"`{' '.join(cmd)}` failed; log: {log}\n{tail}")
+
+
+def _one_line_sources(text: str) -> Iterator[tuple[str, list[str]]]:
+    """(URI, suites) of the `deb` lines of a sources.list file."""
+    for line in text.splitlines():
+        words = re.sub(r"\[[^\]]*\]", " ", line.split("#", 1)[0]).split()
+        if len(words) >= 3 and words[0] == "deb":
+            yield words[1], [words[2]]
+
+
+def _deb822_sources(text: str) -> Iterator[tuple[str, list[str]]]:
+    """(URI, suites) of the enabled `Types: deb` stanzas of a .sources file."""
+    for stanza in re.split(r"\n\s*\n", text):
+        fields: dict[str, str] = {}
+        for line in stanza.splitlines():
+            if line.startswith("#") or ":" not in line:
+                continue
+            key, _, value = line.partition(":")
+            fields[key.strip().lower()] = value.strip()
+        if "deb" in fields.get("types", "").split() and fields.get("enabled", "yes").lower() != "no":
+            for uri in fields.get("uris", "").split():
+                yield uri, fields.get("suites", "").split()
+
+
+def mirror_from(root: Path) -> str | None:
+    """The first Debian archive mirror of the apt configuration under ``root`` (security and
+    other archives left out), or None."""
+    files = [root / "sources.list", *sorted((root / "sources.list.d").glob("*.list"))]
+    files += sorted((root / "sources.list.d").glob("*.sources"))
+    for path in files:
+        if not path.is_file():
+            continue
+        text = path.read_text(errors="replace")
+        entries = _deb822_sources(text) if path.suffix == ".sources" else _one_line_sources(text)
+        for uri, suites in entries:
+            if uri.rstrip("/").endswith("/debian") and any("-" not in suite for suite in suites):
+                return uri.rstrip("/")
+    return None
+
+
+@cache
+def mirror() -> str:
+    """Where the image builder fetches Debian from: ``CLIPPER_KIT_DEBIAN_MIRROR``, else the mirror
+    the machine's apt uses (a machine behind its own mirror needs that), else deb.debian.org."""
+    return os.environ.get("CLIPPER_KIT_DEBIAN_MIRROR") or mirror_from(APT_SOURCES) or DEFAULT_MIRROR

@@ -42,7 +42,6 @@ from helm_mgmt.paths import REPO_ROOT, cache_root, logs_dir
 SUPPORT_DIR = Path(__file__).with_name("images")
 # The recipes users build Clipper's images from (Containerfiles) and the files they copy in.
 CONTAINERFILES_DIR = REPO_ROOT / "images"
-MIRROR = "http://deb.debian.org/debian"
 # Bump when the generic build steps below change in a way that changes the produced images.
 FORMAT_VERSION = "1"
 HEARTBEAT_S = 15.0
@@ -326,7 +325,7 @@ def _digest(*parts: object) -> str:
 
 
 def rootfs_key(recipe: Recipe) -> str:
-    return _digest(FORMAT_VERSION, recipe.suite, sorted(recipe.packages), MIRROR, "minbase")
+    return _digest(FORMAT_VERSION, recipe.suite, sorted(recipe.packages), debian.mirror(), "minbase")
 
 
 def image_key(recipe: Recipe) -> str:
@@ -440,7 +439,7 @@ def _rootfs(recipe: Recipe, step: _StepRunner) -> Path:
             f"--include={','.join(recipe.packages)}",
             recipe.suite,
             str(partial),
-            MIRROR,
+            debian.mirror(),
         ],
     )
     partial.rename(target)
