@@ -18,8 +18,8 @@ def test_deb822_sources_give_the_archive_not_the_security_mirror(tmp_path: Path)
         tmp_path,
         "sources.list.d/debian.sources",
         "Types: deb\nURIs: http://security.example/debian-security\nSuites: trixie-security\nComponents: main\n\n"
-        "# a mirror of our own\nTypes: deb deb-src\nURIs: http://mirror.example.org/debian/\nSuites: trixie trixie-updates\n"
-        "Components: main\n",
+        "# a mirror of our own\nTypes: deb deb-src\nURIs: http://mirror.example.org/debian/\n"
+        "Suites: trixie trixie-updates\nComponents: main\n",
     )
     assert debian.mirror_from(tmp_path) == "http://mirror.example.org/debian"
 
