@@ -49,7 +49,9 @@ def cmd_lint(args: argparse.Namespace) -> int:
 def cmd_test(args: argparse.Namespace) -> int:
     from helm_mgmt.paths import REPO_ROOT
 
-    cmd = [sys.executable, "-m", "pytest", str(REPO_ROOT / "tests")]
+    # Test files or folders given on the command line replace the whole suite.
+    paths = [a for a in args.pytest_args if not a.startswith("-") and (REPO_ROOT / a.split("::")[0]).exists()]
+    cmd = [sys.executable, "-m", "pytest", *([] if paths else [str(REPO_ROOT / "tests")])]
     if args.all:
         cmd += ["--fail-on-skip"]
     else:
@@ -268,10 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_local_commands(sub: _CommonSubparsers) -> None:
-    try:
-        from helm_mgmt.localcluster.cli import add_cluster_parser
-    except ImportError:
-        return
+    from helm_mgmt.localcluster.cli import add_cluster_parser
+
     add_cluster_parser(sub)
     from helm_mgmt.stack import add_stack_parsers
 

@@ -10,11 +10,12 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+import probeimage
 import pytest
 
 from helm_mgmt.gobuild import bin_dir
 from helm_mgmt.helm import Helm
-from helm_mgmt.localcluster import components, containerd, ensure_up, images, probe
+from helm_mgmt.localcluster import components, containerd, ensure_up, images
 from helm_mgmt.stack import prepare_cluster, restricted_namespace, wait_all_ready
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
@@ -96,8 +97,8 @@ def kubectl(cluster: Path) -> Kubectl:
 @pytest.fixture(scope="session")
 def probe_image(cluster: Path) -> str:
     """The tiny test image (idle / lookup / write), imported into the cluster's containerd."""
-    containerd.import_image(probe.archive(), probe.IMAGE)
-    return probe.IMAGE
+    containerd.import_image(probeimage.archive(), probeimage.IMAGE)
+    return probeimage.IMAGE
 
 
 @pytest.fixture
