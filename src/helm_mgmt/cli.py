@@ -129,22 +129,48 @@ def _spec(args: argparse.Namespace):
 def cmd_install(args: argparse.Namespace, upgrade: bool = False) -> int:
     from helm_mgmt.release import install
 
-    print(install(_helm(args), _spec(args), upgrade=upgrade, wait=not args.no_wait))
+    print(install(_helm(args), _spec(args), upgrade=upgrade, wait=not args.no_wait, dry_run=args.dry_run))
     return EXIT_OK
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     from helm_mgmt.release import rollback
 
-    print(rollback(_helm(args), args.release, args.namespace, args.revision, args.timeout))
+    print(rollback(_helm(args), args.release, args.namespace, args.revision, args.timeout, args.dry_run))
     return EXIT_OK
 
 
 def cmd_uninstall(args: argparse.Namespace) -> int:
     from helm_mgmt.release import uninstall
 
-    for line in uninstall(_helm(args), args.release, args.namespace, args.delete_pvcs):
+    for line in uninstall(_helm(args), args.release, args.namespace, args.delete_pvcs, args.dry_run):
         print(line)
+    return EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from helm_mgmt.output import emit, table
+    from helm_mgmt.release import history
+
+    revisions = history(_helm(args), args.release, args.namespace)
+    rows = [
+        [str(r["revision"]), r["updated"][:19], r["status"], r["chart"], r.get("app_version", ""), r["description"]]
+        for r in revisions
+    ]
+    emit(revisions, args.output, table(rows, ["revision", "updated", "status", "chart", "app", "description"]))
+    return EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from helm_mgmt.diff import upgrade_diff
+    from helm_mgmt.output import emit
+
+    changes = upgrade_diff(_helm(args), _spec(args))
+    human = "".join(c.diff for c in changes)
+    summary = ", ".join(f"{c.change} {c.object}" for c in changes) or "no change"
+    emit([asdict(c) for c in changes], args.output, f"{human}\n{len(changes)} object(s): {summary}")
     return EXIT_OK
 
 
@@ -245,20 +271,36 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("package", help="package every chart into dist/ (dependencies first)")
     p.set_defaults(func=cmd_package)
 
+    dry_run = {"action": "store_true", "help": "server-side dry run: the API server checks it all, nothing changes"}
     for name, upgrade in (("install", False), ("upgrade", True)):
-        p = sub.add_parser(name, help=f"{name} the umbrella chart (values checked before the cluster is touched)")
+        p = sub.add_parser(
+            name,
+            help=f"{name} the umbrella chart: values checked before the cluster is touched, rollout watched, "
+            "rolled back with the reason when it fails within --timeout",
+        )
         _release_args(p)
         p.add_argument("--no-wait", action="store_true", help="do not wait for readiness (and no rollback on failure)")
+        p.add_argument("--dry-run", **dry_run)
         p.set_defaults(func=lambda a, u=upgrade: cmd_install(a, upgrade=u))
+
+    p = sub.add_parser("diff", help="what an upgrade with these values would change, object by object")
+    _release_args(p)
+    p.set_defaults(func=cmd_diff)
 
     p = sub.add_parser("rollback", help="roll the release back (to the previous revision by default)")
     _release_args(p, values=False)
     p.add_argument("revision", nargs="?", type=int)
+    p.add_argument("--dry-run", **dry_run)
     p.set_defaults(func=cmd_rollback)
+
+    p = sub.add_parser("history", help="the release's revisions with their status and description")
+    _release_args(p, values=False)
+    p.set_defaults(func=cmd_history)
 
     p = sub.add_parser("uninstall", help="remove the release (PVCs are kept unless --delete-pvcs)")
     _release_args(p, values=False)
     p.add_argument("--delete-pvcs", action="store_true", help="also delete the release's PersistentVolumeClaims")
+    p.add_argument("--dry-run", **dry_run)
     p.set_defaults(func=cmd_uninstall)
 
     p = sub.add_parser("status", help="release revision and state, pod readiness")
@@ -280,7 +322,7 @@ def _add_local_commands(sub: _CommonSubparsers) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from helm_mgmt.helm import HelmError
-    from helm_mgmt.release import PreflightError
+    from helm_mgmt.release import PreflightError, ReleaseFailed
 
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -290,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         args.pytest_args = [*extra, *args.pytest_args]
     try:
         return args.func(args)
-    except (PreflightError, HelmError) as err:
+    except (PreflightError, HelmError, ReleaseFailed) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:

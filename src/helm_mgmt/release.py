@@ -6,11 +6,16 @@ bad values are rejected before anything is sent to the API server.
 
 from __future__ import annotations
 
+import json
+import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from helm_mgmt import rollout
 from helm_mgmt.helm import Helm, HelmError
 from helm_mgmt.kube import kubectl, kubectl_json
+from helm_mgmt.output import progress
 from helm_mgmt.paths import CHARTS_DIR
 
 UMBRELLA = CHARTS_DIR / "clipper"
@@ -53,27 +58,127 @@ def preflight(helm: Helm, spec: ReleaseSpec) -> None:
         raise PreflightError(f"the values were rejected before touching the cluster:\n{err.stderr.strip()}") from err
 
 
-def install(helm: Helm, spec: ReleaseSpec, upgrade: bool = False, wait: bool = True) -> str:
+class ReleaseFailed(RuntimeError):
+    """An install or upgrade that did not converge; the message says why and what was rolled back."""
+
+
+def dry_run_flag(helm: Helm) -> str:
+    """Server-side dry run: the API server validates and admits every object, nothing is stored.
+    Helm 3.12 has only `--dry-run`, which still asks the server for lookups but validates locally."""
+    return "--dry-run" if helm.version.startswith("v3.12.") else "--dry-run=server"
+
+
+def history(helm: Helm, release: str, namespace: str) -> list[dict]:
+    """The release's revisions, oldest first (revision, updated, status, chart, app_version, description)."""
+    return json.loads(helm.run(["history", release, "--namespace", namespace, "-o", "json"]).stdout)
+
+
+def _deployed_revision(helm: Helm, spec: ReleaseSpec) -> int | None:
+    proc = helm.run(["history", spec.release, "--namespace", spec.namespace, "-o", "json"], check=False)
+    if proc.returncode != 0:
+        return None
+    deployed = [r["revision"] for r in json.loads(proc.stdout) if r["status"] in ("deployed", "superseded")]
+    return max(deployed) if deployed else None
+
+
+def _undo(helm: Helm, spec: ReleaseSpec, previous: int | None) -> str:
+    """Roll back to ``previous`` (or, for a first install, uninstall) and say which it was."""
+    if previous is None:
+        helm.run(["uninstall", spec.release, "--namespace", spec.namespace, "--wait"], check=False)
+        return "the release was uninstalled (it had no earlier revision; PVCs and kept Secrets stay)"
+    helm.run(
+        ["rollback", spec.release, str(previous), "--namespace", spec.namespace, "--wait", "--timeout", spec.timeout]
+    )
+    return f"rolled back to revision {previous}"
+
+
+def install(
+    helm: Helm,
+    spec: ReleaseSpec,
+    upgrade: bool = False,
+    wait: bool = True,
+    dry_run: bool = False,
+    report=progress,
+) -> str:
+    """Install or upgrade after a local render of the same values. With ``wait``, watch the rollout
+    (which workload is rolling, n/m Ready) until ``spec.timeout``; if it fails (a hook such as the
+    migrations Job fails, or the pods never get Ready) roll back by ourselves, the same on Helm 3
+    and 4, and raise ReleaseFailed with the reason: the failing pod's state and last log lines."""
+    try:
+        timeout = rollout.parse_duration(spec.timeout)
+    except ValueError as err:
+        raise PreflightError(f"--timeout: {err}") from err
     preflight(helm, spec)
     verb = ["upgrade"] if upgrade else ["install"]
     args = [*verb, spec.release, str(spec.chart), "--namespace", spec.namespace, *spec.value_args()]
     if not upgrade:
         args.append("--create-namespace")
-    if wait:
-        args += ["--wait", "--timeout", spec.timeout, helm.rollback_on_failure_flag()]
-    return helm.run(args).stdout
+    if dry_run:
+        return helm.run([*args, dry_run_flag(helm)]).stdout
+    previous = _deployed_revision(helm, spec) if upgrade else None
+    started = time.monotonic()
+    report(f"{verb[0]} {spec.release} in {spec.namespace} (hooks such as the migrations Job run first)")
+    try:
+        out = helm.run([*args, "--timeout", spec.timeout], timeout=timeout + 60).stdout
+    except HelmError as err:
+        if not wait:
+            raise
+        why = [err.stderr.strip().splitlines()[-1]] + _hook_logs(spec.namespace, err.stderr)
+        raise ReleaseFailed(_failure(spec, why, _undo(helm, spec, previous))) from err
+    if not wait:
+        return out
+    waiting = rollout.wait(spec.namespace, spec.release, max(timeout - (time.monotonic() - started), 1), report)
+    if waiting:
+        why = [
+            f"still pending after {spec.timeout}: {', '.join(waiting)}",
+            *rollout.diagnose(spec.namespace, spec.release),
+        ]
+        raise ReleaseFailed(_failure(spec, why, _undo(helm, spec, previous)))
+    return out
 
 
-def rollback(helm: Helm, release: str, namespace: str, revision: int | None = None, timeout: str = "10m") -> str:
+def _hook_logs(namespace: str, helm_error: str) -> list[str]:
+    """The last log lines of the Jobs a failed hook message names (`job <name> failed`)."""
+    lines = []
+    for job in sorted(set(re.findall(r"job ([a-z0-9.-]+) failed", helm_error))):
+        containers = kubectl(
+            ["get", f"job/{job}", "-n", namespace, "-o", "jsonpath={.spec.template.spec.containers[*].name}"],
+            check=False,
+        ).stdout.split()
+        for container in containers:
+            lines += [
+                f"  job/{job} {container}: {line}" for line in rollout.job_log(namespace, job, container).splitlines()
+            ]
+    return lines
+
+
+def _failure(spec: ReleaseSpec, why: list[str], undone: str) -> str:
+    return f"{spec.release} did not become Ready; {undone}. Why:\n" + "\n".join(why)
+
+
+def rollback(
+    helm: Helm, release: str, namespace: str, revision: int | None = None, timeout: str = "10m", dry_run: bool = False
+) -> str:
     args = ["rollback", release]
     if revision is not None:
         args.append(str(revision))
-    args += ["--namespace", namespace, "--wait", "--timeout", timeout]
+    args += ["--namespace", namespace]
+    args += ["--dry-run"] if dry_run else ["--wait", "--timeout", timeout]
     return helm.run(args).stdout
 
 
-def uninstall(helm: Helm, release: str, namespace: str, delete_pvcs: bool = False) -> list[str]:
+def uninstall(helm: Helm, release: str, namespace: str, delete_pvcs: bool = False, dry_run: bool = False) -> list[str]:
     """Uninstall; PVCs of StatefulSets survive unless delete_pvcs. Returns what was removed."""
+    if dry_run:
+        out = helm.run(["uninstall", release, "--namespace", namespace, "--dry-run"]).stdout.strip()
+        pvcs = (
+            ""
+            if not delete_pvcs
+            else kubectl(
+                ["delete", "pvc", "-n", namespace, "-l", f"app.kubernetes.io/instance={release}", "--dry-run=server"]
+            ).stdout.strip()
+        )
+        return [line for line in (out, pvcs) if line]
     removed = [helm.run(["uninstall", release, "--namespace", namespace, "--wait"]).stdout.strip()]
     if delete_pvcs:
         out = kubectl(
@@ -84,8 +189,6 @@ def uninstall(helm: Helm, release: str, namespace: str, delete_pvcs: bool = Fals
 
 
 def status(helm: Helm, release: str, namespace: str) -> dict:
-    import json
-
     info = json.loads(helm.run(["status", release, "--namespace", namespace, "-o", "json"]).stdout)
     pods = kubectl_json(["get", "pods", "-n", namespace, "-l", f"app.kubernetes.io/instance={release}"])
     summary = []

@@ -10,6 +10,7 @@ import argparse
 import os
 import time
 
+from helm_mgmt import rollout
 from helm_mgmt.helm import Helm
 from helm_mgmt.output import progress
 from helm_mgmt.release import ReleaseSpec, install
@@ -46,43 +47,13 @@ def restricted_namespace(name: str) -> None:
     kubectl(["label", "namespace", name, "--overwrite", *[f"{k}={v}" for k, v in PSS_LABELS.items()]])
 
 
-def _not_ready(namespace: str, release: str) -> list[str]:
-    """Workloads of the release whose replicas are not all updated and Ready, and pods not Ready."""
-    from helm_mgmt.kube import kubectl_json
-
-    selector = f"app.kubernetes.io/instance={release}"
-    pending = []
-    workloads = kubectl_json(["get", "deployments,statefulsets", "-n", namespace, "-l", selector])["items"]
-    if not workloads:
-        return ["(no workloads yet)"]
-    for w in workloads:
-        want = w["spec"].get("replicas", 1)
-        status = w.get("status", {})
-        stale = status.get("observedGeneration", 0) < w["metadata"]["generation"]
-        if stale or status.get("readyReplicas", 0) < want or status.get("updatedReplicas", 0) < want:
-            pending.append(f"{w['kind'].lower()}/{w['metadata']['name']} {status.get('readyReplicas', 0)}/{want}")
-    for pod in kubectl_json(["get", "pods", "-n", namespace, "-l", selector])["items"]:
-        if pod["status"].get("phase") == "Succeeded" or pod["metadata"].get("deletionTimestamp"):
-            continue
-        conditions = pod["status"].get("conditions", [])
-        if not any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
-            pending.append(f"pod/{pod['metadata']['name']}")
-    return pending
-
-
 def wait_all_ready(namespace: str, release: str, timeout: float = 900) -> None:
-    """Poll until every Deployment and StatefulSet of the release has all replicas updated and
-    Ready, and every pod is Ready, printing what is still pending."""
-    started = time.monotonic()
-    while True:
-        pending = _not_ready(namespace, release)
-        if not pending:
-            progress("every workload and pod is Ready", started)
-            return
-        if time.monotonic() - started > timeout:
-            raise TimeoutError(f"not Ready after {timeout:.0f}s: {', '.join(pending)}")
-        progress(f"waiting for {', '.join(pending)[:160]}", started)
-        time.sleep(5)
+    """Wait until every workload of the release is updated and Ready; on timeout raise with what is
+    pending and why (the failing pods' reasons and last log lines)."""
+    waiting = rollout.wait(namespace, release, timeout)
+    if waiting:
+        why = "\n".join(rollout.diagnose(namespace, release))
+        raise TimeoutError(f"not Ready after {timeout:.0f}s: {', '.join(waiting)}\n{why}")
 
 
 def cmd_up(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ def commands() -> list[str]:
 
 def test_the_parser_has_the_documented_commands():
     documented = {"check", "lint", "test", "template", "deps", "docs", "package"}
-    documented |= {"install", "upgrade", "rollback", "uninstall", "status", "cluster", "up", "down"}
+    documented |= {"install", "upgrade", "diff", "rollback", "history", "uninstall", "status", "cluster", "up", "down"}
     assert set(commands()) == documented
 
 
@@ -49,3 +49,9 @@ def test_cluster_status_defaults_to_human_output():
 def test_an_unknown_output_format_is_refused():
     with pytest.raises(SystemExit):
         PARSER.parse_args(["status", "--output", "yaml"])
+
+
+@pytest.mark.parametrize("argv", [["install"], ["upgrade"], ["rollback", "3"], ["uninstall", "--delete-pvcs"]])
+def test_every_cluster_changing_command_has_a_dry_run(argv):
+    assert PARSER.parse_args([*argv, "--dry-run"]).dry_run is True
+    assert PARSER.parse_args(argv).dry_run is False

@@ -1,0 +1,116 @@
+"""The release commands' own logic, without a cluster: the per-object diff, the diagnosis of a pod
+that keeps a rollout from converging, durations, and the Helm 3/4 dry-run flag."""
+
+from __future__ import annotations
+
+import pytest
+
+from helm_mgmt import rollout
+from helm_mgmt.diff import compare
+from helm_mgmt.helm import Helm
+from helm_mgmt.release import dry_run_flag
+
+LIVE = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: clipper-backend, namespace: clipper}
+data: {GIN_MODE: release}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: clipper-backend, namespace: clipper}
+data: {MFA_ENCRYPTION_KEY: c2VjcmV0LW9uZQ==}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: clipper-old}
+"""
+NEW = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: clipper-backend, namespace: clipper}
+data: {GIN_MODE: debug}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: clipper-backend, namespace: clipper}
+data: {MFA_ENCRYPTION_KEY: c2VjcmV0LXR3bw==}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: clipper-new}
+"""
+
+
+def test_diff_names_each_changed_added_and_removed_object():
+    changes = {c.object: c for c in compare(LIVE, NEW)}
+    assert {k: c.change for k, c in changes.items()} == {
+        "ConfigMap clipper/clipper-backend": "changed",
+        "Secret clipper/clipper-backend": "changed",
+        "Service clipper-new": "added",
+        "Service clipper-old": "removed",
+    }
+    config = changes["ConfigMap clipper/clipper-backend"].diff
+    assert "-  GIN_MODE: release" in config and "+  GIN_MODE: debug" in config
+
+
+def test_diff_never_shows_secret_values():
+    secret = next(c for c in compare(LIVE, NEW) if c.object.startswith("Secret")).diff
+    assert "c2VjcmV0" not in secret and "secret-one" not in secret
+    assert "<sha256 " in secret
+
+
+def test_diff_of_identical_manifests_is_empty():
+    assert compare(LIVE, LIVE) == []
+
+
+def pod(init: list[dict] | None = None, main: list[dict] | None = None) -> dict:
+    return {
+        "metadata": {"name": "clipper-backend-x"},
+        "status": {"initContainerStatuses": init, "containerStatuses": main},
+    }
+
+
+def test_a_crash_looping_container_is_named_with_its_last_exit():
+    status = {
+        "name": "backend",
+        "ready": False,
+        "state": {"waiting": {"reason": "CrashLoopBackOff", "message": ""}},
+        "lastState": {"terminated": {"exitCode": 1}},
+    }
+    [problem] = rollout.problems_of(pod(main=[status]))
+    assert problem.describe() == "pod/clipper-backend-x container backend: CrashLoopBackOff: last exit 1"
+
+
+def test_a_failed_migration_init_container_is_named():
+    status = {"name": "migrate", "state": {"terminated": {"exitCode": 1, "reason": "Error"}}}
+    [problem] = rollout.problems_of(pod(init=[status]))
+    assert (problem.container, problem.reason, problem.message) == ("migrate", "Error", "exit 1")
+
+
+def test_a_running_container_that_never_gets_ready_is_named():
+    status = {"name": "backend", "ready": False, "state": {"running": {"startedAt": "2026-12-02T10:00:00Z"}}}
+    [problem] = rollout.problems_of(pod(main=[status]))
+    assert problem.reason == "NotReady"
+
+
+def test_a_healthy_pod_has_no_problem():
+    done = {"name": "migrate", "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}
+    running = {"name": "backend", "ready": True, "state": {"running": {}}}
+    assert rollout.problems_of(pod(init=[done], main=[running])) == []
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("10m", 600), ("90s", 90), ("1h30m", 5400), ("2.5m", 150)])
+def test_durations(text, seconds):
+    assert rollout.parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["10", "ten minutes", "5d"])
+def test_bad_durations_say_how_to_write_them(text):
+    with pytest.raises(ValueError, match="10m"):
+        rollout.parse_duration(text)
+
+
+@pytest.mark.parametrize(("key", "flag"), [("helm4", "--dry-run=server"), ("helm3-oldest", "--dry-run")])
+def test_dry_run_is_server_side_where_the_helm_release_has_it(key, flag):
+    assert dry_run_flag(Helm(key)) == flag
