@@ -49,8 +49,9 @@ class Helm:
             raise HelmError(args, proc.returncode, proc.stderr or proc.stdout)
         return proc
 
-    def rollback_on_failure_flag(self) -> str:
-        return "--rollback-on-failure" if self.major >= 4 else "--atomic"
+    def start(self, args: list[str]) -> subprocess.Popen[str]:
+        """Start Helm without waiting for it; read its output with ``communicate()``."""
+        return subprocess.Popen([str(self.binary), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def template(
         self,

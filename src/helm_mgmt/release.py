@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,26 +116,30 @@ def install(
         args.append("--create-namespace")
     if dry_run:
         return helm.run([*args, dry_run_flag(helm)]).stdout
-    previous = _deployed_revision(helm, spec) if upgrade else None
-    started = time.monotonic()
-    report(f"{verb[0]} {spec.release} in {spec.namespace} (hooks such as the migrations Job run first)")
-    try:
-        out = helm.run([*args, "--timeout", spec.timeout], timeout=timeout + 60).stdout
-    except HelmError as err:
-        if not wait:
-            raise
-        why = [err.stderr.strip().splitlines()[-1]] + _hook_logs(spec.namespace, err.stderr)
-        raise ReleaseFailed(_failure(spec, why, _undo(helm, spec, previous))) from err
     if not wait:
+        return helm.run([*args, "--timeout", spec.timeout], timeout=timeout + 60).stdout
+    previous = _deployed_revision(helm, spec) if upgrade else None
+    report(f"{verb[0]} {spec.release} in {spec.namespace} (hooks such as the migrations Job run first)")
+    # Helm waits (so that a rollout that does not converge is recorded as failed in the history);
+    # we watch beside it to say what is rolling, and diagnose and roll back ourselves.
+    proc = helm.start([*args, "--wait", "--timeout", spec.timeout])
+    started = time.monotonic()
+    while proc.poll() is None:
+        waiting = rollout.pending(spec.namespace, spec.release) if time.monotonic() - started > 5 else []
+        if waiting:
+            report(f"waiting for {', '.join(waiting)[:200]} ({time.monotonic() - started:.0f}s)")
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            if time.monotonic() - started > timeout + 120:
+                proc.kill()
+    out, err = proc.communicate()
+    if proc.returncode == 0:
+        report(f"{spec.release} is updated and Ready ({time.monotonic() - started:.0f}s)")
         return out
-    waiting = rollout.wait(spec.namespace, spec.release, max(timeout - (time.monotonic() - started), 1), report)
-    if waiting:
-        why = [
-            f"still pending after {spec.timeout}: {', '.join(waiting)}",
-            *rollout.diagnose(spec.namespace, spec.release),
-        ]
-        raise ReleaseFailed(_failure(spec, why, _undo(helm, spec, previous)))
-    return out
+    why = [(err.strip().splitlines() or ["helm gave no message"])[-1]]
+    why += _hook_logs(spec.namespace, err) + rollout.diagnose(spec.namespace, spec.release)
+    raise ReleaseFailed(_failure(spec, why, _undo(helm, spec, previous)))
 
 
 def _hook_logs(namespace: str, helm_error: str) -> list[str]:

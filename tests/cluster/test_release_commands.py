@@ -21,15 +21,20 @@ def backend_template(kubectl, namespace: str) -> str:
     ).stdout
 
 
+# A ConfigMap the crash-loop case adds with extraEnvFrom: gin panics on an unknown GIN_MODE at start.
+CRASH_CONFIG = "release-test-crash"
+
+
 @pytest.mark.parametrize(
     ("bad", "expected"),
     [
         ("backend.readinessProbe.path=/not-a-route", ["NotReady", "Readiness probe failed"]),
-        ("backend.config.GIN_MODE=bogus", ["CrashLoopBackOff", "log "]),
+        (f"backend.extraEnvFrom[0].configMapRef.name={CRASH_CONFIG}", ["CrashLoopBackOff", "log "]),
     ],
     ids=["readiness-never-passes", "crash-loop"],
 )
 def test_a_failing_upgrade_is_rolled_back_with_the_reason(stack, helm, kubectl, bad, expected):
+    kubectl("create", "configmap", CRASH_CONFIG, "-n", stack, "--from-literal=GIN_MODE=bogus", check=False)
     before = history(helm, RELEASE, stack)[-1]["revision"]
     template = backend_template(kubectl, stack)
     with pytest.raises(ReleaseFailed) as err:
