@@ -6,12 +6,14 @@ import json
 import subprocess
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
+import probeimage
 import pytest
 
-from helm_mgmt.localcluster import components, containerd, down, network, process, report
+from helm_mgmt.localcluster import components, containerd, down, ensure_up, network, process, report
 from helm_mgmt.localcluster.teardown import NETNS_DIR, created_host_paths, mountpoints_under, shim_pids
 
 RESTRICTED_CONTEXT: dict[str, Any] = {
@@ -222,3 +224,26 @@ def test_down_leaves_nothing_behind(kubectl: Any, namespace: str, probe_image: s
     assert network.EGRESS_CHAIN not in chains
     assert [path for path in host_paths if path.exists()] == []
     assert not components.state_dir().exists()
+
+
+@pytest.mark.cluster_down
+def test_down_and_up_survive_another_tool_adding_a_network_namespace(kubectl: Any) -> None:
+    """Another tool's first `ip netns add` while pods run makes /run/netns a mount point; that used to
+    cover the pods' namespaces, so down failed (EBUSY) and every later up with it. Now down and up
+    both work, and the other tool's namespace is left alone and usable."""
+    ensure_up()
+    containerd.import_image(probeimage.archive(), probeimage.IMAGE)
+    kubectl("apply", "-n", "default", "-f", "-", stdin=pod("netns-user", probeimage.IMAGE, ["idle"]))
+    kubectl("wait", "-n", "default", "pod/netns-user", "--for=condition=Ready", "--timeout=120s")
+    assert containerd.network_namespaces()
+    other = f"clipper-kit-test-other-{uuid.uuid4().hex[:6]}"
+    subprocess.run(["ip", "netns", "add", other], check=True, capture_output=True)
+    try:
+        assert down() == []
+        assert subprocess.run(["ip", "netns", "exec", other, "true"], capture_output=True).returncode == 0
+        ensure_up()
+        assert report.status()["healthy"]
+        assert down() == []
+        assert subprocess.run(["ip", "netns", "exec", other, "true"], capture_output=True).returncode == 0
+    finally:
+        subprocess.run(["ip", "netns", "delete", other], capture_output=True)

@@ -137,7 +137,7 @@ def test_readiness_follows_redis_and_liveness_holds(stack, kubectl):
 PROBE_LOOP = """
 i=0; ok=0; fail=0
 while [ $i -lt 3000 ] && [ ! -f /tmp/stop ]; do
-  if wget -q -O /dev/null -T 3 "$URL"; then ok=$((ok+1)); else fail=$((fail+1)); echo "failed request $i"; fi
+  if out=$(wget -q -O /dev/null -T 3 "$URL" 2>&1); then ok=$((ok+1)); else fail=$((fail+1)); echo "failed request $i at $(date +%T): $out"; fi
   i=$((i+1)); sleep 0.1
 done
 echo "ok=$ok fail=$fail"

@@ -91,6 +91,7 @@ def ensure_up() -> Path:
     bins = binaries()
     c.state_dir().mkdir(parents=True, exist_ok=True)
     teardown.record_host_paths()
+    teardown.prepare_netns()
     pki.ensure()
     network.setup()
     process.progress("starting containerd")

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from helm_mgmt.gobuild import bin_dir
 from helm_mgmt.localcluster import components as c
-from helm_mgmt.localcluster import containerd, network, process
+from helm_mgmt.localcluster import containerd, netns, network, process
 
 KUBELET_CGROUP = "kubepods"
 CONTAINER_LOG_LINKS = Path("/var/log/containers")
-NETNS_DIR = Path("/run/netns")
+NETNS_DIR = netns.NETNS_DIR
 # Fixed host paths that kubelet, containerd's CRI and the CNI library create whatever they are told.
 HOST_PATHS = (
     Path("/var/lib/cni"),
@@ -44,11 +44,22 @@ def created_host_paths() -> list[Path]:
     return [Path(path) for path in json.loads(record.read_text())] if record.exists() else []
 
 
+def _netns_record() -> Path:
+    return c.state_dir() / "made-netns-mount-point"
+
+
+def prepare_netns() -> None:
+    """Make /run/netns a mount point before any pod (see netns.py), remembering whether we made it."""
+    if netns.prepare():
+        _netns_record().touch()
+
+
 def _remove_created_host_paths() -> None:
     for path in created_host_paths():
         if path == NETNS_DIR:
-            # Shared with `ip netns` users: removed only when nobody has a namespace there.
-            if path.is_dir() and not any(path.iterdir()):
+            # Shared with `ip netns` users: removed only when nobody has a namespace there and no
+            # other tool made it a mount point.
+            if path.is_dir() and not any(path.iterdir()) and not netns.mount_count(path):
                 path.rmdir()
         else:
             shutil.rmtree(path, ignore_errors=True)
@@ -136,10 +147,9 @@ def down() -> list[str]:
             os.kill(pid, signal.SIGKILL)
     for point in mountpoints_under(c.state_dir()):
         _unmount(point)
-    for path in namespaces:
-        _unmount(path)
-        Path(path).unlink(missing_ok=True)
-    problems = _remove_cgroups()
+    problems = netns.release([Path(path) for path in namespaces])
+    netns.unprepare(_netns_record().exists())
+    problems += _remove_cgroups()
     _remove_container_log_links()
     _remove_created_host_paths()
     network.teardown()
