@@ -12,6 +12,7 @@ from pathlib import Path
 
 import probeimage
 import pytest
+from stackenv import LOCAL_VALUES, RELEASE, STACK_NAMESPACE
 
 from helm_mgmt.gobuild import bin_dir
 from helm_mgmt.helm import Helm
@@ -20,10 +21,6 @@ from helm_mgmt.stack import prepare_cluster, restricted_namespace, wait_all_read
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 HERE = Path(__file__).parent
-# The umbrella with the local values: the real Clipper, installed once per session.
-STACK_NAMESPACE = "clipper-e2e"
-RELEASE = "clipper"
-LOCAL_VALUES = HERE.parents[1] / "helm" / "charts" / "clipper" / "examples" / "values-local.yaml"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

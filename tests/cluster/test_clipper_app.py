@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pytest
-from conftest import LOCAL_VALUES, RELEASE
+from stackenv import LOCAL_VALUES, RELEASE
 
 from helm_mgmt.charts import load_charts
 from helm_mgmt.helm import HelmError

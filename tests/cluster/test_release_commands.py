@@ -5,7 +5,7 @@ history shows it; diff shows what an upgrade would change; bad values never reac
 from __future__ import annotations
 
 import pytest
-from conftest import RELEASE
+from stackenv import RELEASE
 
 from helm_mgmt.diff import upgrade_diff
 from helm_mgmt.release import PreflightError, ReleaseFailed, ReleaseSpec, history, install

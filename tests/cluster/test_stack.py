@@ -11,8 +11,8 @@ import re
 import time
 
 import pytest
-from conftest import LOCAL_VALUES, RELEASE
-from conftest import STACK_NAMESPACE as NAMESPACE
+from stackenv import LOCAL_VALUES, RELEASE
+from stackenv import STACK_NAMESPACE as NAMESPACE
 
 from helm_mgmt.charts import application_charts
 from helm_mgmt.helm import parse_manifests
@@ -137,7 +137,8 @@ def test_readiness_follows_redis_and_liveness_holds(stack, kubectl):
 PROBE_LOOP = """
 i=0; ok=0; fail=0
 while [ $i -lt 3000 ] && [ ! -f /tmp/stop ]; do
-  if out=$(wget -q -O /dev/null -T 3 "$URL" 2>&1); then ok=$((ok+1)); else fail=$((fail+1)); echo "failed request $i at $(date +%T): $out"; fi
+  if wget --tries=1 -O /dev/null -T 3 "$URL" >/tmp/last 2>&1; then ok=$((ok+1))
+  else fail=$((fail+1)); echo "failed request $i at $(date +%T): $(tail -n 2 /tmp/last | tr '\n' ' ')"; fi
   i=$((i+1)); sleep 0.1
 done
 echo "ok=$ok fail=$fail"
@@ -185,7 +186,10 @@ def test_rolling_update_has_no_downtime_then_rolls_back(stack, helm, kubectl):
     `kubectl rollout undo` each restore the previous pod template."""
     chart = str(LOCAL_VALUES.parents[1])
     backend = f"{RELEASE}-backend"
-    url = f"http://{backend}.{stack}.svc.cluster.local:8080/health/ready"
+    # The Service's ClusterIP, not its name: what is measured is the rollout behind the Service,
+    # not the node's DNS (a lookup per request timed out now and then on a loaded 2-core node).
+    cluster_ip = kubectl("get", "service", backend, "-n", stack, "-o", "jsonpath={.spec.clusterIP}").stdout
+    url = f"http://{cluster_ip}:8080/health/ready"
     kubectl("apply", "-f", "-", stdin=_traffic_pod(stack, url, "clipper.local/toolbox:local"))
     _wait_for(
         lambda: (
