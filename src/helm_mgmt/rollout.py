@@ -57,7 +57,7 @@ def pending(namespace: str, release: str) -> list[str]:
     for pod in (o for o in objects if o["kind"] == "Pod"):
         if pod["status"].get("phase") == "Succeeded" or pod["metadata"].get("deletionTimestamp"):
             continue
-        if pod["metadata"].get("ownerReferences", [{}])[0].get("kind") == "Job":
+        if (pod["metadata"].get("ownerReferences") or [{}])[0].get("kind") == "Job":
             continue
         conditions = pod["status"].get("conditions", [])
         if not any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
