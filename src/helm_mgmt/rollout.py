@@ -66,8 +66,9 @@ def pending(namespace: str, release: str) -> list[str]:
 
 
 def problems_of(pod: dict) -> list[Problem]:
-    """What keeps a pod from running: stuck waiting reasons, failed init containers, failed runs,
-    and a running container that is not Ready (its readiness probe fails)."""
+    """What keeps a pod from running: stuck waiting reasons, containers that keep restarting
+    (whatever state the poll catches them in), failed init containers, and a running container
+    that is not Ready (its readiness probe fails)."""
     name = pod["metadata"]["name"]
     status = pod.get("status", {})
     found = []
@@ -76,9 +77,12 @@ def problems_of(pod: dict) -> list[Problem]:
             state = c.get("state", {})
             waiting, terminated = state.get("waiting", {}), state.get("terminated", {})
             last = c.get("lastState", {}).get("terminated", {})
+            restarts = c.get("restartCount", 0)
+            crashed = f"restarted {restarts} times, last exit {last.get('exitCode')}" if restarts and last else ""
             if waiting.get("reason") in STUCK_REASONS:
-                detail = waiting.get("message") or (f"last exit {last.get('exitCode')}" if last else "")
-                found.append(Problem(name, c["name"], waiting["reason"], detail))
+                found.append(Problem(name, c["name"], waiting["reason"], crashed or waiting.get("message", "")))
+            elif crashed and last.get("exitCode", 0) != 0:
+                found.append(Problem(name, c["name"], "Restarting", crashed))
             elif terminated and terminated.get("exitCode", 0) != 0:
                 found.append(
                     Problem(name, c["name"], terminated.get("reason", "Error"), f"exit {terminated['exitCode']}")

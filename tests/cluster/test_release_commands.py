@@ -29,7 +29,7 @@ CRASH_CONFIG = "release-test-crash"
     ("bad", "expected"),
     [
         ("backend.readinessProbe.path=/not-a-route", ["NotReady", "Readiness probe failed"]),
-        (f"backend.extraEnvFrom[0].configMapRef.name={CRASH_CONFIG}", ["CrashLoopBackOff", "log "]),
+        (f"backend.extraEnvFrom[0].configMapRef.name={CRASH_CONFIG}", ["restarted", "last exit", "log "]),
     ],
     ids=["readiness-never-passes", "crash-loop"],
 )

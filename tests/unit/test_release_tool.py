@@ -71,15 +71,30 @@ def pod(init: list[dict] | None = None, main: list[dict] | None = None) -> dict:
     }
 
 
-def test_a_crash_looping_container_is_named_with_its_last_exit():
+def test_a_crash_looping_container_is_named_with_its_restarts_and_last_exit():
     status = {
         "name": "backend",
         "ready": False,
-        "state": {"waiting": {"reason": "CrashLoopBackOff", "message": ""}},
-        "lastState": {"terminated": {"exitCode": 1}},
+        "restartCount": 3,
+        "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s restarting failed container"}},
+        "lastState": {"terminated": {"exitCode": 2}},
     }
     [problem] = rollout.problems_of(pod(main=[status]))
-    assert problem.describe() == "pod/clipper-backend-x container backend: CrashLoopBackOff: last exit 1"
+    assert problem.describe() == (
+        "pod/clipper-backend-x container backend: CrashLoopBackOff: restarted 3 times, last exit 2"
+    )
+
+
+def test_a_crash_looping_container_caught_running_again_is_still_named_as_restarting():
+    status = {
+        "name": "backend",
+        "ready": False,
+        "restartCount": 4,
+        "state": {"running": {"startedAt": "2026-12-02T10:00:00Z"}},
+        "lastState": {"terminated": {"exitCode": 2, "reason": "Error"}},
+    }
+    [problem] = rollout.problems_of(pod(main=[status]))
+    assert (problem.reason, problem.message) == ("Restarting", "restarted 4 times, last exit 2")
 
 
 def test_a_failed_migration_init_container_is_named():
