@@ -80,20 +80,25 @@ def go_install(
     return exe
 
 
-def run_go(args: list[str], cwd: Path, log: Path, env_extra: dict[str, str] | None = None) -> None:
-    """Run ``go args`` with output to ``log``; a long build reports every 30 s that it is still going."""
+def run_logged(cmd: list[str], cwd: Path, log: Path, env: dict[str, str], what: str) -> None:
+    """Run ``cmd`` with its output appended to ``log``; a long run reports every 30 s that it is
+    still going; a failure raises BuildError with the log's last lines."""
     started = time.monotonic()
     with log.open("a") as out:
-        out.write(f"$ go {' '.join(args)}\n")
+        out.write(f"$ {' '.join(cmd)}\n")
         out.flush()
-        env = {**go_env(), **(env_extra or {})}
-        proc = subprocess.Popen(["go", *args], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         while True:
             try:
                 returncode = proc.wait(timeout=HEARTBEAT_S)
                 break
             except subprocess.TimeoutExpired:
-                print(f"  still running go {args[0]} ({time.monotonic() - started:.0f}s)", file=sys.stderr, flush=True)
+                print(f"  still running {what} ({time.monotonic() - started:.0f}s)", file=sys.stderr, flush=True)
     if returncode != 0:
-        tail = "".join(log.read_text().splitlines(keepends=True)[-20:])
-        raise BuildError(f"go {args[0]} failed (exit {returncode}); see {log}:\n{tail}")
+        tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-20:])
+        raise BuildError(f"{what} failed (exit {returncode}); see {log}:\n{tail}")
+
+
+def run_go(args: list[str], cwd: Path, log: Path, env_extra: dict[str, str] | None = None) -> None:
+    """``go args`` with the shared Go caches, through ``run_logged``."""
+    run_logged(["go", *args], cwd, log, {**go_env(), **(env_extra or {})}, f"go {args[0]}")

@@ -75,10 +75,11 @@ def history(helm: Helm, release: str, namespace: str) -> list[dict]:
 
 
 def _deployed_revision(helm: Helm, spec: ReleaseSpec) -> int | None:
-    proc = helm.run(["history", spec.release, "--namespace", spec.namespace, "-o", "json"], check=False)
-    if proc.returncode != 0:
+    try:
+        revisions = history(helm, spec.release, spec.namespace)
+    except HelmError:
         return None
-    deployed = [r["revision"] for r in json.loads(proc.stdout) if r["status"] in ("deployed", "superseded")]
+    deployed = [r["revision"] for r in revisions if r["status"] in ("deployed", "superseded")]
     return max(deployed) if deployed else None
 
 

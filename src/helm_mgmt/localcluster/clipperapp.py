@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from helm_mgmt.gobuild import go_install, run_go
+from helm_mgmt.gobuild import go_install, run_go, run_logged
 from helm_mgmt.paths import REPO_ROOT, cache_root, logs_dir
 
 UPSTREAM_REPOSITORY = "https://github.com/subculture-collective/clipper.git"
@@ -159,23 +159,6 @@ def source_key() -> str:
     return hashlib.sha256(f"{source().key}-{BUILD_FORMAT}".encode()).hexdigest()[:16]
 
 
-def _run(cmd: list[str], cwd: Path, log: Path, env: dict[str, str], what: str) -> None:
-    started = time.monotonic()
-    with log.open("a") as out:
-        out.write(f"\n$ {' '.join(cmd)}\n")
-        out.flush()
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        while True:
-            try:
-                code = proc.wait(timeout=30)
-                break
-            except subprocess.TimeoutExpired:
-                _progress(f"still at {what} ({time.monotonic() - started:.0f} s)")
-    if code != 0:
-        tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-20:])
-        raise AppSourceError(f"{what} failed (exit {code}); log: {log}\n{tail}")
-
-
 def backend_binary() -> Path:
     """``cmd/api`` built statically (CGO off) with the shared Go module and build caches."""
     with _lock("backend"):
@@ -264,8 +247,8 @@ def frontend_dist() -> Path:
         started = time.monotonic()
         _progress(f"building the frontend (npm ci, vite build; log: {log})")
         # NODE_ENV=production would make npm ci skip the build tools (devDependencies).
-        _run(["npm", "ci", "--no-audit", "--no-fund", "--include=dev"], work, log, env, "npm ci")
-        _run(["npm", "run", "build"], work, log, env, "vite build")
+        run_logged(["npm", "ci", "--no-audit", "--no-fund", "--include=dev"], work, log, env, "npm ci")
+        run_logged(["npm", "run", "build"], work, log, env, "vite build")
         dist.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(dist, ignore_errors=True)
         (work / "dist").rename(dist)

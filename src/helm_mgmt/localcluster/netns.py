@@ -24,13 +24,14 @@ def _mount(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["mount", *args], capture_output=True, text=True)
 
 
+def mount_points() -> list[str]:
+    """Every mount point of this mount namespace, once per mount (stacked mounts repeat)."""
+    return [line.split()[4].replace("\\040", " ") for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+
+
 def mount_count(path: Path) -> int:
     """How many mounts sit exactly at ``path`` (more than one when one covers another)."""
-    count = 0
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        if line.split()[4].replace("\\040", " ") == str(path):
-            count += 1
-    return count
+    return mount_points().count(str(path))
 
 
 def prepare() -> bool:

@@ -67,11 +67,7 @@ def _remove_created_host_paths() -> None:
 
 def mountpoints_under(root: Path) -> list[str]:
     """Mount points below ``root``, deepest first."""
-    points = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        point = line.split()[4].replace("\\040", " ")
-        if point == str(root) or point.startswith(f"{root}/"):
-            points.append(point)
+    points = [p for p in netns.mount_points() if p == str(root) or p.startswith(f"{root}/")]
     return sorted(points, key=len, reverse=True)
 
 
