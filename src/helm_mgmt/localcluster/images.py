@@ -30,13 +30,13 @@ import sys
 import tarfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from helm_mgmt import debian
-from helm_mgmt.localcluster import clipperapp
+from helm_mgmt.localcluster import clipperapp, monitoringbuild
 from helm_mgmt.paths import REPO_ROOT, cache_root, logs_dir
 
 SUPPORT_DIR = Path(__file__).with_name("images")
@@ -141,7 +141,7 @@ def api_at(folder: str) -> tuple[tuple[Callable[[], Path], str], ...]:
     return ((clipperapp.backend_binary, f"{folder}/api"), (clipperapp.backend_templates, f"{folder}/templates"))
 
 
-RECIPES: tuple[Recipe, ...] = (
+STACK_RECIPES: tuple[Recipe, ...] = (
     Recipe(
         name="postgres",
         reference="clipper.local/postgres:17-pgvector",
@@ -309,7 +309,185 @@ chown 999:999 /data
     ),
 )
 
+NOBODY = "65534:65534"
+
+
+def debian_program(
+    name: str,
+    reference: str,
+    package: str,
+    program: str,
+    entrypoint: str,
+    ports: tuple[str, ...],
+    description: str,
+    command: tuple[str, ...] = (),
+    workdir: str = "/",
+    files: tuple[tuple[Path, str, int], ...] = (),
+) -> Recipe:
+    """A one-program image from a Debian trixie package, run as nobody or as any other uid.
+
+    Debian installs the program as ``/usr/bin/<program>``; the upstream image's name for it,
+    ``entrypoint``, becomes a link beside it (``/bin`` is ``/usr/bin`` in trixie). A ``workdir``
+    other than / is created empty and writable by every uid, as a data directory for an
+    arbitrary ``runAsUser`` (a pod normally mounts a volume there)."""
+    setup = f"test -x /usr/bin/{program}\n"
+    if entrypoint != program:
+        setup += f"ln -s {program} /usr/bin/{entrypoint}\n"
+    if workdir != "/":
+        setup += f"mkdir -p {workdir}\nchown {NOBODY} {workdir}\nchmod 0777 {workdir}\n"
+    return Recipe(
+        name=name,
+        reference=reference,
+        description=description,
+        suite="trixie",
+        packages=(package,),
+        files=files,
+        setup=setup,
+        config=ImageConfig(
+            user=NOBODY,
+            entrypoint=(f"/bin/{entrypoint}",),
+            cmd=command,
+            env=(f"PATH={BASE_PATH}",),
+            workdir=workdir,
+            ports=ports,
+        ),
+    )
+
+
+def go_program(
+    name: str,
+    reference: str,
+    builder: Callable[[], Path],
+    key: Callable[[], str],
+    path: str,
+    ports: tuple[str, ...],
+    description: str,
+) -> Recipe:
+    """A Go program built here (``monitoringbuild``) on the smallest Debian base (CA certificates)."""
+    return Recipe(
+        name=name,
+        reference=reference,
+        description=description,
+        suite="trixie",
+        packages=("ca-certificates",),
+        files=(),
+        setup="",
+        config=ImageConfig(
+            user=NOBODY,
+            entrypoint=(path,),
+            cmd=(),
+            env=(f"PATH={BASE_PATH}",),
+            workdir="/",
+            ports=ports,
+        ),
+        products=((builder, path),),
+        products_key=key,
+        base="ca-certificates",
+    )
+
+
+# The monitoring stack's images: built only when asked for (``names=ALL_IMAGES``), never by default.
+# Grafana and Loki are not among them (AGPL, and Debian does not package them).
+MONITORING_RECIPES: tuple[Recipe, ...] = (
+    debian_program(
+        name="prometheus",
+        reference="clipper.local/prometheus:v2.53.3",
+        package="prometheus",
+        program="prometheus",
+        entrypoint="prometheus",
+        ports=("9090/tcp",),
+        description="Prometheus from Debian trixie, laid out like the upstream image (data in /prometheus)",
+        command=("--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"),
+        workdir="/prometheus",
+    ),
+    debian_program(
+        name="alertmanager",
+        reference="clipper.local/alertmanager:v0.28.1",
+        package="prometheus-alertmanager",
+        program="prometheus-alertmanager",
+        entrypoint="alertmanager",
+        ports=("9093/tcp",),
+        description="Alertmanager from Debian trixie, laid out like the upstream image (/bin/alertmanager)",
+        command=("--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager"),
+        workdir="/alertmanager",
+        files=((SUPPORT_DIR / "alertmanager.yaml", "/etc/alertmanager/alertmanager.yml", 0o644),),
+    ),
+    debian_program(
+        name="postgres-exporter",
+        reference="clipper.local/postgres-exporter:v0.17.1",
+        package="prometheus-postgres-exporter",
+        program="prometheus-postgres-exporter",
+        entrypoint="postgres_exporter",
+        ports=("9187/tcp",),
+        description="The Prometheus PostgreSQL exporter from Debian trixie (/bin/postgres_exporter)",
+    ),
+    debian_program(
+        name="redis-exporter",
+        reference="clipper.local/redis-exporter:v1.69.0",
+        package="prometheus-redis-exporter",
+        program="prometheus-redis-exporter",
+        entrypoint="redis_exporter",
+        ports=("9121/tcp",),
+        description="The Prometheus Redis exporter from Debian trixie (/bin/redis_exporter)",
+    ),
+    debian_program(
+        name="nginx-exporter",
+        reference="clipper.local/nginx-exporter:v1.4.1",
+        package="prometheus-nginx-exporter",
+        program="prometheus-nginx-exporter",
+        entrypoint="nginx-prometheus-exporter",
+        ports=("9113/tcp",),
+        description="The Prometheus NGINX exporter from Debian trixie (/bin/nginx-prometheus-exporter)",
+    ),
+    go_program(
+        name="prometheus-operator",
+        reference=f"clipper.local/prometheus-operator:{monitoringbuild.OPERATOR_VERSION}",
+        builder=monitoringbuild.prometheus_operator,
+        key=monitoringbuild.operator_key,
+        path="/bin/operator",
+        ports=("8080/tcp",),
+        description="prometheus-operator built here from its Go module",
+    ),
+    go_program(
+        name="prometheus-config-reloader",
+        reference=f"clipper.local/prometheus-config-reloader:{monitoringbuild.OPERATOR_VERSION}",
+        builder=monitoringbuild.prometheus_config_reloader,
+        key=monitoringbuild.operator_key,
+        path="/bin/prometheus-config-reloader",
+        ports=("8080/tcp",),
+        description="prometheus-operator's config reloader built here from its Go module",
+    ),
+    go_program(
+        name="kube-state-metrics",
+        reference=f"clipper.local/kube-state-metrics:{monitoringbuild.KUBE_STATE_METRICS_VERSION}",
+        builder=monitoringbuild.kube_state_metrics,
+        key=monitoringbuild.kube_state_metrics_key,
+        path="/kube-state-metrics",
+        ports=("8080/tcp", "8081/tcp"),
+        description="kube-state-metrics built here from its Go module (metrics on 8080, its own on 8081)",
+    ),
+)
+
+RECIPES: tuple[Recipe, ...] = STACK_RECIPES + MONITORING_RECIPES
 IMAGES: dict[str, str] = {recipe.name: recipe.reference for recipe in RECIPES}
+# What build_all, import_all and build_in_background take by default: the Clipper stack's images.
+STACK_IMAGES: tuple[str, ...] = tuple(recipe.name for recipe in STACK_RECIPES)
+MONITORING_IMAGES: tuple[str, ...] = tuple(recipe.name for recipe in MONITORING_RECIPES)
+ALL_IMAGES: tuple[str, ...] = STACK_IMAGES + MONITORING_IMAGES
+
+
+def selection(with_monitoring: bool = False) -> tuple[str, ...]:
+    """The image names to build: the stack's, and the monitoring images too when asked for."""
+    return ALL_IMAGES if with_monitoring else STACK_IMAGES
+
+
+def recipes_named(names: Iterable[str] | None = None) -> tuple[Recipe, ...]:
+    """The recipes of ``names`` in RECIPES order; None means the stack's (STACK_IMAGES)."""
+    wanted = set(STACK_IMAGES if names is None else names)
+    unknown = wanted - set(IMAGES)
+    if unknown:
+        raise ImageBuildError(f"no image recipe named {', '.join(sorted(unknown))}; known: {', '.join(IMAGES)}")
+    return tuple(recipe for recipe in RECIPES if recipe.name in wanted)
 
 
 def stderr_progress(message: str) -> None:
@@ -552,22 +730,28 @@ def build_image(recipe: Recipe, progress: Progress = stderr_progress) -> Path:
     return archive
 
 
-def build_all(progress: Progress = stderr_progress) -> dict[str, Path]:
-    """Build (or reuse) every image; returns image name -> docker-archive path."""
+def build_all(progress: Progress = stderr_progress, *, names: Iterable[str] | None = None) -> dict[str, Path]:
+    """Build (or reuse) the images named (default: the stack's, STACK_IMAGES; ``ALL_IMAGES`` adds
+    the monitoring images); returns image name -> docker-archive path."""
+    recipes = recipes_named(names)
     with _locked(cache_root() / "images" / ".lock"):
-        if any(not archive_path(recipe).is_file() for recipe in RECIPES):
+        if any(not archive_path(recipe).is_file() for recipe in recipes):
             _require_tools(progress)
-        return {recipe.name: build_image(recipe, progress) for recipe in RECIPES}
+        return {recipe.name: build_image(recipe, progress) for recipe in recipes}
 
 
-def build_in_background(progress: Progress = stderr_progress) -> threading.Thread:
+def build_in_background(
+    progress: Progress = stderr_progress, *, names: Iterable[str] | None = None
+) -> threading.Thread:
     """Start ``build_all`` in a thread, to overlap with building the cluster: the Debian
     bootstraps and ``npm ci`` mostly wait on the network. A later ``build_all`` waits for it on the
     cache lock, then finds the archives; if the background build failed, it tries again and raises."""
+    names = tuple(names) if names is not None else None
+    recipes_named(names)  # an unknown name fails here, not in the thread
 
     def work() -> None:
         try:
-            build_all(progress)
+            build_all(progress, names=names)
         except Exception as err:
             progress(f"background build failed, to be retried: {str(err).splitlines()[0]}")
 
@@ -606,13 +790,20 @@ def imported_config_digest(ctr_binary: str, address: str, reference: str) -> str
     return None
 
 
-def import_all(ctr_binary: str, containerd_address: str, progress: Progress = stderr_progress) -> list[str]:
-    """Import every image into containerd (namespace k8s.io) unless the same image is already there.
+def import_all(
+    ctr_binary: str,
+    containerd_address: str,
+    progress: Progress = stderr_progress,
+    *,
+    names: Iterable[str] | None = None,
+) -> list[str]:
+    """Import the images named (as in ``build_all``) into containerd (namespace k8s.io) unless
+    the same image is already there.
 
     Returns the references that were imported.
     """
     imported = []
-    for name, archive in build_all(progress).items():
+    for name, archive in build_all(progress, names=names).items():
         reference = IMAGES[name]
         wanted = archive_config_digest(archive)
         if imported_config_digest(ctr_binary, containerd_address, reference) == wanted:
