@@ -63,8 +63,9 @@ def listed(address: str) -> set[str]:
 
 def test_import_all_loads_every_image_once(containerd_address: str) -> None:
     archives = images.build_all()
-    assert images.import_all("ctr", containerd_address) == list(images.IMAGES.values())
-    assert set(images.IMAGES.values()) <= listed(containerd_address)
+    stack = [images.IMAGES[name] for name in images.STACK_IMAGES]
+    assert images.import_all("ctr", containerd_address) == stack
+    assert set(stack) <= listed(containerd_address)
     for name, archive in archives.items():
         digest = images.imported_config_digest("ctr", containerd_address, images.IMAGES[name])
         assert digest == images.archive_config_digest(archive)
@@ -73,7 +74,16 @@ def test_import_all_loads_every_image_once(containerd_address: str) -> None:
     messages: list[str] = []
     assert images.import_all("ctr", containerd_address, progress=messages.append) == []
     assert time.monotonic() - started < 30
-    assert sum("already imported" in message for message in messages) == len(images.IMAGES)
+    assert sum("already imported" in message for message in messages) == len(images.STACK_IMAGES)
+
+
+def test_import_all_imports_only_the_images_named(containerd_address: str) -> None:
+    """How the monitoring images get into the cluster (names=images.ALL_IMAGES in helm-mgmt up)."""
+    reloader = images.IMAGES["prometheus-config-reloader"]
+    assert images.import_all("ctr", containerd_address, names=["prometheus-config-reloader"]) == [reloader]
+    others = {images.IMAGES[name] for name in images.MONITORING_IMAGES} - {reloader}
+    assert reloader in listed(containerd_address)
+    assert not others & listed(containerd_address)
 
 
 def test_imported_config_digest_of_an_absent_image_is_none(containerd_address: str) -> None:

@@ -18,9 +18,21 @@ def recipe_with_file(path: Path) -> images.Recipe:
     return dataclasses.replace(frontend, files=((path, "/etc/nginx/nginx.conf", 0o644),))
 
 
+STACK = {"postgres", "redis", "frontend", "backend", "migrations", "toolbox", "backend-upstream-layout"}
+MONITORING = {
+    "prometheus",
+    "alertmanager",
+    "postgres-exporter",
+    "redis-exporter",
+    "nginx-exporter",
+    "prometheus-operator",
+    "prometheus-config-reloader",
+    "kube-state-metrics",
+}
+
+
 def test_every_image_has_a_fixed_tag_under_clipper_local() -> None:
-    names = {"postgres", "redis", "frontend", "backend", "migrations", "toolbox", "backend-upstream-layout"}
-    assert set(images.IMAGES) == names
+    assert set(images.IMAGES) == STACK | MONITORING
     for name, reference in images.IMAGES.items():
         # The published layout goes by the published name, so that the charts' defaults meet it.
         prefix = "ghcr.io/subculture-collective/clipper/" if name == "backend-upstream-layout" else "clipper.local/"
@@ -28,6 +40,43 @@ def test_every_image_has_a_fixed_tag_under_clipper_local() -> None:
         assert not reference.endswith(":latest")
     assert images.IMAGES["postgres"] == "clipper.local/postgres:17-pgvector"
     assert images.IMAGES["redis"] == "clipper.local/redis:7"
+    for name in MONITORING:
+        tag = images.IMAGES[name].rsplit(":", 1)[1]
+        assert images.IMAGES[name] == f"clipper.local/{name}:{tag}"
+        assert tag.startswith("v") and tag[1].isdigit(), tag
+
+
+def test_monitoring_images_are_built_only_when_asked_for() -> None:
+    """The default build (helm-mgmt up, the cluster tests) stays the stack's images."""
+    assert set(images.STACK_IMAGES) == STACK
+    assert set(images.MONITORING_IMAGES) == MONITORING
+    assert images.recipes_named() == images.STACK_RECIPES
+    assert [r.name for r in images.recipes_named(images.selection(with_monitoring=True))] == list(images.IMAGES)
+    assert images.selection() == images.STACK_IMAGES
+    assert [r.name for r in images.recipes_named(["kube-state-metrics", "redis"])] == ["redis", "kube-state-metrics"]
+    with pytest.raises(images.ImageBuildError, match="no image recipe named grafana"):
+        images.recipes_named(["grafana"])
+
+
+def test_monitoring_images_run_as_nobody_with_upstream_entrypoints() -> None:
+    recipes = {recipe.name: recipe for recipe in images.MONITORING_RECIPES}
+    entrypoints = {
+        "prometheus": "/bin/prometheus",
+        "alertmanager": "/bin/alertmanager",
+        "postgres-exporter": "/bin/postgres_exporter",
+        "redis-exporter": "/bin/redis_exporter",
+        "nginx-exporter": "/bin/nginx-prometheus-exporter",
+        "prometheus-operator": "/bin/operator",
+        "prometheus-config-reloader": "/bin/prometheus-config-reloader",
+        "kube-state-metrics": "/kube-state-metrics",
+    }
+    for name, path in entrypoints.items():
+        assert recipes[name].config.entrypoint == (path,), name
+        assert recipes[name].config.user == "65534:65534", name
+    # The Go programs share the backend's small base root filesystem.
+    for name in ("prometheus-operator", "prometheus-config-reloader", "kube-state-metrics"):
+        assert recipes[name].rootfs_name == "ca-certificates"
+        assert recipes[name].products_key is not None
 
 
 def test_support_files_exist() -> None:
