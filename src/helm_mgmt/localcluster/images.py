@@ -483,6 +483,8 @@ def selection(with_monitoring: bool = False) -> tuple[str, ...]:
 
 def recipes_named(names: Iterable[str] | None = None) -> tuple[Recipe, ...]:
     """The recipes of ``names`` in RECIPES order; None means the stack's (STACK_IMAGES)."""
+    if isinstance(names, str):
+        names = (names,)
     wanted = set(STACK_IMAGES if names is None else names)
     unknown = wanted - set(IMAGES)
     if unknown:
@@ -746,12 +748,12 @@ def build_in_background(
     """Start ``build_all`` in a thread, to overlap with building the cluster: the Debian
     bootstraps and ``npm ci`` mostly wait on the network. A later ``build_all`` waits for it on the
     cache lock, then finds the archives; if the background build failed, it tries again and raises."""
-    names = tuple(names) if names is not None else None
-    recipes_named(names)  # an unknown name fails here, not in the thread
+    # An unknown name fails here, not in the thread.
+    selected = tuple(recipe.name for recipe in recipes_named(names))
 
     def work() -> None:
         try:
-            build_all(progress, names=names)
+            build_all(progress, names=selected)
         except Exception as err:
             progress(f"background build failed, to be retried: {str(err).splitlines()[0]}")
 
