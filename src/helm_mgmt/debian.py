@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from functools import cache
@@ -53,6 +55,35 @@ def install(packages: Iterable[str], log: Path) -> None:
             if subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env).returncode != 0:
                 tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-15:])
                 raise DebianInstallError(f"`{' '.join(cmd)}` failed; log: {log}\n{tail}")
+
+
+def extract_binary(package: str, path_in_package: str, target: Path, log: Path) -> Path:
+    """One file of a Debian package, unpacked to ``target`` without installing the package (no
+    maintainer scripts, no services): ``apt-get download`` then ``dpkg-deb -x``."""
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    with _one_at_a_time, log.open("a") as out, tempfile.TemporaryDirectory() as tmp:
+        for cmd in (["apt-get", "update", "-q"], ["apt-get", "download", "-q", package]):
+            out.write(f"$ {' '.join(cmd)}\n")
+            out.flush()
+            if subprocess.run(cmd, cwd=tmp, stdout=out, stderr=subprocess.STDOUT, env=env).returncode != 0:
+                tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-15:])
+                raise DebianInstallError(f"`{' '.join(cmd)}` failed; log: {log}\n{tail}")
+        deb = next(Path(tmp).glob(f"{package}_*.deb"))
+        unpacked = Path(tmp) / "unpacked"
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True, stdout=out, stderr=subprocess.STDOUT)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(unpacked / path_in_package.lstrip("/"), target)
+    return target
+
+
+def candidate_version(package: str) -> str | None:
+    """The version ``apt-get install package`` would install, from the local package lists."""
+    out = subprocess.run(["apt-cache", "policy", package], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        key, _, value = line.strip().partition(": ")
+        if key == "Candidate" and value != "(none)":
+            return value
+    return None
 
 
 def _one_line_sources(text: str) -> Iterator[tuple[str, list[str]]]:

@@ -6,7 +6,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from helm_mgmt.gobuild import go_install
+from helm_mgmt import debian
+from helm_mgmt.gobuild import bin_dir, go_install
+from helm_mgmt.paths import logs_dir
 
 
 @dataclass(frozen=True)
@@ -66,9 +68,20 @@ def ensure_helm_docs() -> Path:
     )
 
 
+def ensure_promtool() -> Path:
+    """promtool from Debian's ``prometheus`` package of this machine's release, unpacked into the
+    cache; the Prometheus server is not installed."""
+    version = debian.candidate_version("prometheus") or "unknown"
+    exe = bin_dir("promtool", version) / "promtool"
+    if not exe.is_file():
+        debian.extract_binary("prometheus", "/usr/bin/promtool", exe, logs_dir() / "promtool.log")
+    return exe
+
+
 def ensure_all() -> dict[str, Path]:
     tools = {key: ensure_helm(key) for key in HELM_RELEASES}
     tools["helm-docs"] = ensure_helm_docs()
+    tools["promtool"] = ensure_promtool()
     return tools
 
 

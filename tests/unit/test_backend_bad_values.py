@@ -17,6 +17,9 @@ EXTERNAL = {"enabled": True, "secretStoreRef": {"name": "vault-backend", "kind":
 # (id, values, fragments every message must contain)
 CASES = [
     # --- schema: types, ranges, unknown keys
+    ("error-ratio-above-one", {"metrics": {"prometheusRule": {"errorRatio": 5}}}, ["errorRatio"]),
+    ("down-for-malformed", {"metrics": {"prometheusRule": {"downFor": "two minutes"}}}, ["downFor"]),
+    ("metrics-token-key-invalid", {"metrics": {"serviceMonitor": {"tokenSecret": {"key": "a token"}}}}, ["key"]),
     ("unknown-key", {"replicas": 3}, ["replicas"]),
     ("unknown-nested-key", {"database": {"hostname": "pg"}}, ["hostname"]),
     ("replica-count-negative", {"replicaCount": -1}, ["replicaCount"]),

@@ -16,6 +16,8 @@ CUSTOM_KINDS = {
     "HTTPRoute",
     "ServiceMonitor",
     "PrometheusRule",
+    "Prometheus",
+    "Alertmanager",
 }
 
 

@@ -27,6 +27,11 @@ DELIBERATELY_OPEN: dict[str, dict[str, str]] = {
         "/properties/frontend": "validated by the frontend chart's own schema",
         "/properties/postgres": "validated by the postgres chart's own schema",
         "/properties/redis": "validated by the redis chart's own schema",
+        "/properties/monitoring": "validated by the monitoring chart's own schema",
+    },
+    "monitoring": {
+        "/properties/kube-prometheus-stack": "passed to the vendored kube-prometheus-stack chart (its values are documented there)",
+        "/properties/loki": "validated by the vendored loki chart's own schema",
     },
 }
 

@@ -13,6 +13,27 @@ pytestmark = pytest.mark.helm
 
 # (id, values, fragments that must all appear in the error text)
 CASES: list[BadValuesCase] = [
+    (
+        "servicemonitor-without-exporter",
+        {"metrics": {"enabled": False, "serviceMonitor": {"enabled": True}}},
+        ["metrics.serviceMonitor.enabled needs metrics.enabled=true"],
+    ),
+    (
+        "rules-without-exporter",
+        {"metrics": {"enabled": False, "prometheusRule": {"enabled": True}}},
+        ["metrics.prometheusRule.enabled needs metrics.enabled=true"],
+    ),
+    (
+        "dashboard-without-exporter",
+        {"metrics": {"enabled": False, "dashboard": {"enabled": True}}},
+        ["metrics.dashboard.enabled needs metrics.enabled=true"],
+    ),
+    ("connections-ratio-above-one", {"metrics": {"prometheusRule": {"connectionsRatio": 80}}}, ["connectionsRatio"]),
+    (
+        "backup-late-too-short",
+        {"metrics": {"prometheusRule": {"backupLateAfterSeconds": 5}}},
+        ["backupLateAfterSeconds"],
+    ),
     ("size-not-a-quantity", {"persistence": {"size": "20GB"}}, ["persistence", "size"]),
     ("access-mode-enum", {"persistence": {"accessMode": "RWO"}}, ["accessMode", "ReadWriteOnce"]),
     ("retention-policy-enum", {"persistence": {"retentionPolicy": {"whenDeleted": "Keep"}}}, ["whenDeleted"]),

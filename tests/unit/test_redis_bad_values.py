@@ -13,6 +13,23 @@ pytestmark = pytest.mark.helm
 
 # (id, values, fragments the message must contain)
 CASES: list[BadValuesCase] = [
+    (
+        "servicemonitor-without-exporter",
+        {"metrics": {"enabled": False, "serviceMonitor": {"enabled": True}}},
+        ["metrics.serviceMonitor.enabled needs metrics.enabled=true"],
+    ),
+    (
+        "rules-without-exporter",
+        {"metrics": {"enabled": False, "prometheusRule": {"enabled": True}}},
+        ["metrics.prometheusRule.enabled needs metrics.enabled=true"],
+    ),
+    (
+        "dashboard-without-exporter",
+        {"metrics": {"enabled": False, "dashboard": {"enabled": True}}},
+        ["metrics.dashboard.enabled needs metrics.enabled=true"],
+    ),
+    ("memory-ratio-above-one", {"metrics": {"prometheusRule": {"memoryRatio": 90}}}, ["memoryRatio"]),
+    ("scrape-interval-malformed", {"metrics": {"serviceMonitor": {"interval": "30 seconds"}}}, ["interval"]),
     # schema: ranges, types, enums, unknown keys
     ("maxmemory-percent-zero", {"config": {"maxmemoryPercent": 0}}, ["maxmemoryPercent"]),
     ("maxmemory-percent-120", {"config": {"maxmemoryPercent": 120}}, ["maxmemoryPercent"]),

@@ -104,6 +104,9 @@ Never rotates silently: PostgreSQL keeps the password it was initialised with.
 
 {{/* Validation the schema cannot express. Included once, from the StatefulSet. */}}
 {{- define "postgres.validate" -}}
+{{- with (include "clipper-common.validateMonitoring" . | trim) -}}
+{{- fail . -}}
+{{- end -}}
 {{- if and (include "postgres.givenPassword" .) (include "postgres.existingSecret" .) -}}
 {{- fail (printf "auth.password is set (or global.postgres.password in the umbrella) but the password comes from the existing Secret %q: remove auth.password (or global.postgres.password), or clear auth.existingSecret/global.postgres.existingSecret to let the chart make the Secret" (include "postgres.existingSecret" .)) -}}
 {{- end -}}

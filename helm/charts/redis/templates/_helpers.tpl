@@ -93,6 +93,9 @@ config.maxmemoryPercent of resources.limits.memory.
 
 {{/* Checks the schema cannot express. Takes the root context. */}}
 {{- define "redis.validate" -}}
+{{- with (include "clipper-common.validateMonitoring" . | trim) -}}
+{{- fail . -}}
+{{- end -}}
 {{- if and (not .Values.auth.enabled) (not .Values.auth.allowUnauthenticated) -}}
 {{- fail "auth.enabled is false: Redis would accept every client without a password; keep auth.enabled true, or also set auth.allowUnauthenticated=true for a throwaway cluster" -}}
 {{- end -}}
