@@ -30,7 +30,7 @@ DELIBERATELY_OPEN: dict[str, dict[str, str]] = {
         "/properties/monitoring": "validated by the monitoring chart's own schema",
     },
     "monitoring": {
-        "/properties/kube-prometheus-stack": "passed to the vendored kube-prometheus-stack chart (its values are documented there)",
+        "/properties/kube-prometheus-stack": "passed to the vendored kube-prometheus-stack chart (documented there)",
         "/properties/loki": "validated by the vendored loki chart's own schema",
     },
 }
