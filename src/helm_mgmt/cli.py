@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from helm_mgmt import __version__
@@ -174,6 +175,45 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _scoped(release: str, chart: str) -> str:
+    """The standard fullname rule of the charts: <release>-<chart>, or the release alone when it
+    already contains the chart's name."""
+    return release if chart in release else f"{release}-{chart}"
+
+
+def cmd_metrics_token(args: argparse.Namespace) -> int:
+    from helm_mgmt import metricstoken
+    from helm_mgmt.output import emit
+    from helm_mgmt.rollout import parse_duration
+
+    try:
+        ttl = int(parse_duration(args.ttl))
+    except ValueError as err:
+        raise metricstoken.TokenError(f"--ttl: {err}") from err
+    if ttl < 3600:
+        raise metricstoken.TokenError(
+            f"--ttl {args.ttl} is under an hour: Prometheus would lose access between rotations"
+        )
+    backend = _scoped(args.release, "backend")
+    key = metricstoken.secret_value(args.namespace, args.jwt_secret or backend, "JWT_PRIVATE_KEY")
+    user_id = args.user_id or metricstoken.ensure_scraper_user(args.namespace, f"{_scoped(args.release, 'postgres')}-0")
+    secret = args.secret or f"{backend}-metrics-token"
+    token = metricstoken.mint(key, user_id, ttl)
+    if not args.dry_run:
+        metricstoken.store(args.namespace, secret, token, args.release)
+    expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + ttl))
+    result = {
+        "secret": f"{args.namespace}/{secret}",
+        "user_id": user_id,
+        "expires": expires,
+        "stored": not args.dry_run,
+    }
+    verb = "would store" if args.dry_run else "stored"
+    human = f"{verb} an admin token for user {user_id} in Secret {args.namespace}/{secret} (key token)"
+    emit(result, args.output, f"{human}, valid until {expires}")
+    return EXIT_OK
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from helm_mgmt.output import emit, table
     from helm_mgmt.release import status
@@ -303,6 +343,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", **dry_run)
     p.set_defaults(func=cmd_uninstall)
 
+    p = sub.add_parser(
+        "metrics-token",
+        help="sign a long-lived admin token for Prometheus and store it where the ServiceMonitor reads it",
+    )
+    _release_args(p, values=False)
+    p.add_argument("--ttl", default="90d", help="lifetime of the token, e.g. 90d or 720h (default: 90d)")
+    p.add_argument("--secret", help="Secret to write (default: <release>-backend-metrics-token)")
+    p.add_argument("--jwt-secret", help="Secret holding JWT_PRIVATE_KEY (default: <release>-backend)")
+    p.add_argument(
+        "--user-id", help="an existing admin user's id (default: create the service user in the chart's PostgreSQL)"
+    )
+    p.add_argument("--dry-run", action="store_true", help="sign the token but do not store it")
+    p.set_defaults(func=cmd_metrics_token)
+
     p = sub.add_parser("status", help="release revision and state, pod readiness")
     _release_args(p, values=False)
     p.set_defaults(func=cmd_status)
@@ -322,6 +376,7 @@ def _add_local_commands(sub: _CommonSubparsers) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from helm_mgmt.helm import HelmError
+    from helm_mgmt.metricstoken import TokenError
     from helm_mgmt.release import PreflightError, ReleaseFailed
 
     parser = build_parser()
@@ -332,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         args.pytest_args = [*extra, *args.pytest_args]
     try:
         return args.func(args)
-    except (PreflightError, HelmError, ReleaseFailed) as err:
+    except (PreflightError, HelmError, ReleaseFailed, TokenError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:

@@ -20,11 +20,13 @@ def kubectl_binary() -> str | None:
     return shutil.which("kubectl")
 
 
-def kubectl(args: list[str], check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def kubectl(
+    args: list[str], check: bool = True, timeout: float = 60, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     binary = kubectl_binary()
     if binary is None:
         raise FileNotFoundError("kubectl not found: run `helm-mgmt cluster up` (it builds one) or install kubectl")
-    proc = subprocess.run([binary, *args], capture_output=True, text=True, timeout=timeout, check=False)
+    proc = subprocess.run([binary, *args], input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
     if check and proc.returncode != 0:
         raise RuntimeError(f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}")
     return proc
