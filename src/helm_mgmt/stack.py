@@ -13,30 +13,68 @@ import time
 from helm_mgmt import rollout
 from helm_mgmt.helm import Helm
 from helm_mgmt.output import progress
-from helm_mgmt.release import ReleaseSpec, install
+from helm_mgmt.release import UMBRELLA, ReleaseSpec, install
 
 NAMESPACE = "clipper"
 RELEASE = "clipper"
+MONITORING_NAMESPACE = "clipper-monitoring"
+MONITORING_RELEASE = "monitoring"
 PSS_LABELS = {
     "pod-security.kubernetes.io/enforce": "restricted",
     "pod-security.kubernetes.io/warn": "restricted",
 }
 
 
-def prepare_cluster() -> str:
-    """Cluster up, images imported; returns the kubeconfig path (also exported to KUBECONFIG)."""
+def prepare_cluster(with_monitoring: bool = False) -> str:
+    """Cluster up, images imported (the monitoring stack's too when asked); returns the kubeconfig
+    path (also exported to KUBECONFIG)."""
     from helm_mgmt.localcluster import clipperapp, cluster, containerd, images
 
+    names = images.selection(with_monitoring)
     progress(f"Clipper's source: {clipperapp.source().origin}")
-    images.build_in_background()
+    images.build_in_background(names=names)
     kubeconfig = str(cluster.ensure_up())
     os.environ["KUBECONFIG"] = kubeconfig
     started = time.monotonic()
     progress("building images (cached after the first run)")
-    images.build_all()
+    images.build_all(names=names)
     progress("importing images into containerd", started)
-    images.import_all("ctr", str(containerd.socket_path()))
+    images.import_all("ctr", str(containerd.socket_path()), names=names)
     return kubeconfig
+
+
+def install_monitoring(helm: Helm) -> None:
+    """The monitoring chart with its local values (operator, Prometheus, Alertmanager,
+    kube-state-metrics), upgraded in place when present, and its Prometheus Ready."""
+    from helm_mgmt.kube import kubectl
+    from helm_mgmt.paths import CHARTS_DIR
+
+    chart = CHARTS_DIR / "monitoring"
+    spec = ReleaseSpec(release=MONITORING_RELEASE, namespace=MONITORING_NAMESPACE, chart=chart, env="local")
+    already = helm.run(["status", spec.release, "-n", spec.namespace], check=False).returncode == 0
+    install(helm, spec, upgrade=already)
+    # The operator creates Prometheus' StatefulSet after the release is in: wait for it too.
+    selector = "app.kubernetes.io/name=prometheus"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        found = kubectl(["get", "pods", "-n", spec.namespace, "-l", selector, "-o", "name"], check=False).stdout
+        if found.strip():
+            break
+        time.sleep(3)
+    kubectl(
+        ["wait", "pods", "-n", spec.namespace, "-l", selector, "--for=condition=Ready", "--timeout=300s"], timeout=330
+    )
+
+
+def mint_metrics_token(namespace: str, release: str) -> None:
+    """The backend's scrape token for the local stack (see `helm-mgmt metrics-token`)."""
+    from helm_mgmt import metricstoken
+
+    backend = release if "backend" in release else f"{release}-backend"
+    postgres = release if "postgres" in release else f"{release}-postgres"
+    key = metricstoken.secret_value(namespace, backend, "JWT_PRIVATE_KEY")
+    user = metricstoken.ensure_scraper_user(namespace, f"{postgres}-0")
+    metricstoken.store(namespace, f"{backend}-metrics-token", metricstoken.mint(key, user, 30 * 86400), release)
 
 
 def restricted_namespace(name: str) -> None:
@@ -58,14 +96,21 @@ def wait_all_ready(namespace: str, release: str, timeout: float = 900) -> None:
 
 def cmd_up(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    kubeconfig = prepare_cluster()
+    kubeconfig = prepare_cluster(args.with_monitoring)
     restricted_namespace(args.namespace)
     helm = Helm(args.helm)
-    spec = ReleaseSpec(release=args.release, namespace=args.namespace, env="local", timeout="15m")
+    extra = []
+    if args.with_monitoring:
+        progress("installing the monitoring chart (operator, Prometheus, Alertmanager)", started)
+        install_monitoring(helm)
+        extra = [UMBRELLA / "examples" / "values-local-monitoring.yaml"]
+    spec = ReleaseSpec(release=args.release, namespace=args.namespace, env="local", values_files=extra, timeout="15m")
     already = helm.run(["status", spec.release, "-n", spec.namespace], check=False).returncode == 0
     progress(f"{'upgrading' if already else 'installing'} {spec.release} into namespace {spec.namespace}", started)
     install(helm, spec, upgrade=already, wait=False)
     wait_all_ready(spec.namespace, spec.release)
+    if args.with_monitoring:
+        mint_metrics_token(spec.namespace, spec.release)
     progress("the Clipper stack is up", started)
     print(
         f"""
@@ -73,17 +118,29 @@ export KUBECONFIG={kubeconfig}
 kubectl get pods -n {spec.namespace}
 kubectl port-forward -n {spec.namespace} svc/{spec.release}-frontend 8080:80   # the site: http://127.0.0.1:8080/
 kubectl port-forward -n {spec.namespace} svc/{spec.release}-backend 8081:8080  # the API: http://127.0.0.1:8081/api/v1/categories
-helm test {spec.release} -n {spec.namespace}
+helm test {spec.release} -n {spec.namespace}{monitoring_hint(args.with_monitoring)}
 ./helm/helm-mgmt.sh down   # stop the cluster and remove everything it created
 """
     )
     return 0
 
 
+def monitoring_hint(with_monitoring: bool) -> str:
+    if not with_monitoring:
+        return ""
+    prometheus = f"svc/{MONITORING_RELEASE}-kube-prometheus-prometheus"
+    return f"\nkubectl port-forward -n {MONITORING_NAMESPACE} {prometheus} 9090   # Prometheus API: http://127.0.0.1:9090/api/v1/targets"
+
+
 def add_stack_parsers(sub) -> None:
     p = sub.add_parser("up", help="local cluster + images + the whole stack, waiting until everything is Ready")
     p.add_argument("--release", "-r", default=RELEASE)
     p.add_argument("--namespace", "-n", default=NAMESPACE)
+    p.add_argument(
+        "--with-monitoring",
+        action="store_true",
+        help="also the monitoring chart (Prometheus operator, Prometheus, Alertmanager) scraping the stack",
+    )
     p.set_defaults(func=cmd_up)
     from helm_mgmt.localcluster.cli import down_command
 

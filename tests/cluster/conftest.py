@@ -39,10 +39,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Path]:
-    """The kubeconfig of a running, healthy cluster (started if needed). The stack's images
-    (Clipper's built from its source) start building first, in the background, so that they
-    overlap with building Kubernetes."""
-    images.build_in_background()
+    """The kubeconfig of a running, healthy cluster (started if needed). The images (Clipper's
+    built from its source, and the monitoring stack's that test_monitoring.py runs) start
+    building first, in the background, so that they overlap with building Kubernetes."""
+    images.build_in_background(names=images.selection(with_monitoring=True))
     kubeconfig = ensure_up()
     os.environ["KUBECONFIG"] = str(kubeconfig)
     yield kubeconfig

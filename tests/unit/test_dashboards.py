@@ -23,6 +23,7 @@ DASHBOARDS: dict[str, dict] = {
     "backend": {"metrics": {"dashboard": {"enabled": True}}},
     "postgres": {"metrics": {"enabled": True, "dashboard": {"enabled": True}}},
     "redis": {"metrics": {"enabled": True, "dashboard": {"enabled": True}}},
+    "frontend": {"metrics": {"enabled": True, "dashboard": {"enabled": True}}},
 }
 # Grafana's built-in interval variables, as Grafana substitutes them before querying.
 GRAFANA_VARIABLES = {"$__rate_interval": "2m", "$__interval": "30s", "$__range": "1h"}

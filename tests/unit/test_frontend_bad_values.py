@@ -8,6 +8,18 @@ from charttest import BAD_VALUES_HELMS, assert_refused, bad_values_params
 
 # (id, values, fragments every message must contain)
 CASES = [
+    (
+        "servicemonitor-without-exporter",
+        {"metrics": {"enabled": False, "serviceMonitor": {"enabled": True}}},
+        ["metrics.serviceMonitor.enabled needs metrics.enabled=true"],
+    ),
+    (
+        "rules-without-exporter",
+        {"metrics": {"enabled": False, "prometheusRule": {"enabled": True}}},
+        ["metrics.prometheusRule.enabled needs metrics.enabled=true"],
+    ),
+    ("stub-status-url-not-a-url", {"metrics": {"stubStatusUrl": "127.0.0.1:8081"}}, ["stubStatusUrl"]),
+    ("exporter-tag-latest", {"metrics": {"image": {"tag": "latest"}}}, ["tag"]),
     ("port-zero", {"containerPort": 0}, ["containerPort"]),
     ("port-too-high", {"containerPort": 70000}, ["containerPort"]),
     ("service-port-zero", {"service": {"port": 0}}, ["port"]),

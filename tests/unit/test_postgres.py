@@ -95,7 +95,12 @@ def test_objects_rendered_per_environment(env):
     if env in ("staging", "production"):
         expected |= {("CronJob", f"{FULL}-backup"), ("PersistentVolumeClaim", f"{FULL}-backup")}
     if env == "production":
-        expected |= {("Service", f"{FULL}-metrics")}
+        expected |= {
+            ("Service", f"{FULL}-metrics"),
+            ("ServiceMonitor", f"{FULL}-metrics"),
+            ("PrometheusRule", FULL),
+            ("ConfigMap", f"{FULL}-dashboard"),
+        }
     assert set(kinds) == expected
     assert len(kinds) == len(expected), "an object is rendered twice"
     assert not find_all(docs, "PodDisruptionBudget"), "a single replica must not get a PDB"

@@ -10,7 +10,7 @@ the ServiceMonitor gives every target; kube-state-metrics series are matched by 
 - name: clipper-backend
   rules:
     - alert: ClipperBackendDown
-      expr: sum(up{ {{- $sel -}} }) == 0 or absent(up{ {{- $sel -}} })
+      expr: sum by (namespace, job) (up{ {{- $sel -}} }) == 0 or absent(up{ {{- $sel -}} })
       for: {{ $pr.downFor }}
       labels:
         severity: critical
@@ -25,7 +25,7 @@ the ServiceMonitor gives every target; kube-state-metrics series are matched by 
         summary: "{{`Pod {{ $labels.pod }} changed readiness {{ $value }} times in 15 minutes.`}}"
         description: The readiness probe passes and fails in turn (dependencies timing out, CPU throttling); traffic keeps moving off and on the pod.
     - alert: ClipperBackendHighErrorRatio
-      expr: sum(rate(http_requests_total{ {{- $sel -}},status=~"5.."}[5m])) / sum(rate(http_requests_total{ {{- $sel -}} }[5m])) > {{ $pr.errorRatio }}
+      expr: sum by (namespace, job) (rate(http_requests_total{ {{- $sel -}},status=~"5.."}[5m])) / sum by (namespace, job) (rate(http_requests_total{ {{- $sel -}} }[5m])) > {{ $pr.errorRatio }}
       for: 10m
       labels:
         severity: critical
@@ -33,7 +33,7 @@ the ServiceMonitor gives every target; kube-state-metrics series are matched by 
         summary: "{{`{{ $value | humanizePercentage }} of the Clipper API's responses are 5xx.`}}"
         description: More than a ratio of {{ $pr.errorRatio }} of requests failed with a server error for 10 minutes.
     - alert: ClipperBackendHighLatencyP99
-      expr: histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{ {{- $sel -}} }[5m]))) > {{ $pr.p99LatencySeconds }}
+      expr: histogram_quantile(0.99, sum by (namespace, job, le) (rate(http_request_duration_seconds_bucket{ {{- $sel -}} }[5m]))) > {{ $pr.p99LatencySeconds }}
       for: 10m
       labels:
         severity: warning

@@ -24,6 +24,9 @@
 Checks the schema cannot express. Renders nothing.
 */}}
 {{- define "frontend.validate" -}}
+{{- with (include "clipper-common.validateMonitoring" . | trim) -}}
+{{- fail . -}}
+{{- end -}}
 {{- $port := int .Values.containerPort -}}
 {{- if or (lt $port 1) (gt $port 65535) -}}
 {{- fail (printf "containerPort (%v) is not a TCP port: set containerPort between 1 and 65535 (80 for the published image)" .Values.containerPort) -}}

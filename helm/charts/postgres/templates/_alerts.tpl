@@ -12,7 +12,7 @@ namespace and object name.
 - name: clipper-postgres
   rules:
     - alert: ClipperPostgresDown
-      expr: max(pg_up{ {{- $sel -}} }) == 0 or absent(up{ {{- $sel -}} } == 1)
+      expr: max by (namespace, job) (pg_up{ {{- $sel -}} }) == 0 or max by (namespace, job) (up{ {{- $sel -}} }) == 0 or absent(up{ {{- $sel -}} })
       for: {{ $pr.downFor }}
       labels:
         severity: critical
@@ -20,7 +20,7 @@ namespace and object name.
         summary: PostgreSQL {{ $name }} does not answer its exporter.
         description: The server in {{ .Release.Namespace }} is down or refuses the exporter's connection; the Clipper API cannot serve.
     - alert: ClipperPostgresConnectionsNearMax
-      expr: sum(pg_stat_activity_count{ {{- $sel -}} }) / max(pg_settings_max_connections{ {{- $sel -}} }) > {{ $pr.connectionsRatio }}
+      expr: sum by (namespace, job) (pg_stat_activity_count{ {{- $sel -}} }) / max by (namespace, job) (pg_settings_max_connections{ {{- $sel -}} }) > {{ $pr.connectionsRatio }}
       for: 5m
       labels:
         severity: warning

@@ -10,7 +10,7 @@ ServiceMonitor gives the exporter's target; kubelet series are matched by namesp
 - name: clipper-redis
   rules:
     - alert: ClipperRedisDown
-      expr: max(redis_up{ {{- $sel -}} }) == 0 or absent(up{ {{- $sel -}} } == 1)
+      expr: max by (namespace, job) (redis_up{ {{- $sel -}} }) == 0 or max by (namespace, job) (up{ {{- $sel -}} }) == 0 or absent(up{ {{- $sel -}} })
       for: {{ $pr.downFor }}
       labels:
         severity: critical
@@ -18,7 +18,7 @@ ServiceMonitor gives the exporter's target; kubelet series are matched by namesp
         summary: Redis {{ $name }} does not answer its exporter.
         description: Sessions, cache and chat fan-out of the Clipper API in {{ .Release.Namespace }} are failing.
     - alert: ClipperRedisMemoryNearMax
-      expr: max(redis_memory_used_bytes{ {{- $sel -}} }) / max(redis_memory_max_bytes{ {{- $sel -}} } > 0) > {{ $pr.memoryRatio }}
+      expr: max by (namespace, job) (redis_memory_used_bytes{ {{- $sel -}} }) / max by (namespace, job) (redis_memory_max_bytes{ {{- $sel -}} } > 0) > {{ $pr.memoryRatio }}
       for: 10m
       labels:
         severity: warning
