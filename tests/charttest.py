@@ -121,3 +121,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def exporter_required_cases() -> list[BadValuesCase]:
+    """Refusals shared by every chart with an exporter sidecar (clipper-common.validateMonitoring):
+    its ServiceMonitor, rules and dashboard need the exporter."""
+    return [
+        (
+            f"{key.lower()}-without-exporter",
+            {"metrics": {"enabled": False, key: {"enabled": True}}},
+            [f"metrics.{key}.enabled needs metrics.enabled=true"],
+        )
+        for key in ("serviceMonitor", "prometheusRule", "dashboard")
+    ]

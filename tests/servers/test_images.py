@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from helm_mgmt.localcluster import clipperapp, images
 
-from .containers import Container, NetNS, RunSpec, Volume, process_ids, require_runc_host, running, unpack
+from .containers import Container, NetNS, RunSpec, Volume, process_ids, require_runc_host, running
 from .support import ensure_debian_packages, wait_for
 
 pytestmark = pytest.mark.servers
@@ -26,26 +26,6 @@ def archives() -> dict[str, Path]:
     require_runc_host()
     ensure_debian_packages("runc", "umoci", "skopeo", "iproute2")
     return images.build_all()
-
-
-@pytest.fixture(scope="module")
-def bundle(archives: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
-    """The runc bundle of an image, unpacked once per module from the archive ctr would import."""
-    unpacked: dict[str, Path] = {}
-
-    def get(name: str) -> Path:
-        if name not in unpacked:
-            unpacked[name] = unpack(archives[name], tmp_path_factory.mktemp(name))
-        return unpacked[name]
-
-    return get
-
-
-@pytest.fixture
-def netns() -> Iterator[NetNS]:
-    ns = NetNS()
-    yield ns
-    ns.delete()
 
 
 def image_config(archive: Path) -> dict[str, object]:

@@ -11,7 +11,7 @@ import subprocess
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -19,7 +19,7 @@ import pytest
 
 from helm_mgmt.localcluster import images
 
-from .containers import Container, NetNS, RunSpec, Volume, process_ids, require_runc_host, running, unpack
+from .containers import Container, NetNS, RunSpec, Volume, process_ids, require_runc_host, running
 from .support import (
     PG_DATABASE,
     PG_PASSWORD,
@@ -48,25 +48,6 @@ def archives() -> dict[str, Path]:
     require_runc_host()
     ensure_debian_packages("runc", "umoci", "skopeo", "iproute2")
     return images.build_all(names=images.MONITORING_IMAGES)
-
-
-@pytest.fixture(scope="module")
-def bundle(archives: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
-    unpacked: dict[str, Path] = {}
-
-    def get(name: str) -> Path:
-        if name not in unpacked:
-            unpacked[name] = unpack(archives[name], tmp_path_factory.mktemp(name))
-        return unpacked[name]
-
-    return get
-
-
-@pytest.fixture
-def netns() -> Iterator[NetNS]:
-    ns = NetNS()
-    yield ns
-    ns.delete()
 
 
 class HostNetwork(NetNS):

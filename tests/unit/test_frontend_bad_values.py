@@ -4,20 +4,11 @@ template checks, the fix). Run on the newest Helm and on the oldest supported on
 from __future__ import annotations
 
 import pytest
-from charttest import BAD_VALUES_HELMS, assert_refused, bad_values_params
+from charttest import BAD_VALUES_HELMS, assert_refused, bad_values_params, exporter_required_cases
 
 # (id, values, fragments every message must contain)
 CASES = [
-    (
-        "servicemonitor-without-exporter",
-        {"metrics": {"enabled": False, "serviceMonitor": {"enabled": True}}},
-        ["metrics.serviceMonitor.enabled needs metrics.enabled=true"],
-    ),
-    (
-        "rules-without-exporter",
-        {"metrics": {"enabled": False, "prometheusRule": {"enabled": True}}},
-        ["metrics.prometheusRule.enabled needs metrics.enabled=true"],
-    ),
+    *exporter_required_cases(),
     ("stub-status-url-not-a-url", {"metrics": {"stubStatusUrl": "127.0.0.1:8081"}}, ["stubStatusUrl"]),
     ("exporter-tag-latest", {"metrics": {"image": {"tag": "latest"}}}, ["tag"]),
     ("port-zero", {"containerPort": 0}, ["containerPort"]),

@@ -6,28 +6,22 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from charttest import BAD_VALUES_HELMS, KUBE_FLOOR, BadValuesCase, assert_refused, bad_values_params, render
+from charttest import (
+    BAD_VALUES_HELMS,
+    KUBE_FLOOR,
+    BadValuesCase,
+    assert_refused,
+    bad_values_params,
+    exporter_required_cases,
+    render,
+)
 
 pytestmark = pytest.mark.helm
 
 
 # (id, values, fragments the message must contain)
 CASES: list[BadValuesCase] = [
-    (
-        "servicemonitor-without-exporter",
-        {"metrics": {"enabled": False, "serviceMonitor": {"enabled": True}}},
-        ["metrics.serviceMonitor.enabled needs metrics.enabled=true"],
-    ),
-    (
-        "rules-without-exporter",
-        {"metrics": {"enabled": False, "prometheusRule": {"enabled": True}}},
-        ["metrics.prometheusRule.enabled needs metrics.enabled=true"],
-    ),
-    (
-        "dashboard-without-exporter",
-        {"metrics": {"enabled": False, "dashboard": {"enabled": True}}},
-        ["metrics.dashboard.enabled needs metrics.enabled=true"],
-    ),
+    *exporter_required_cases(),
     ("memory-ratio-above-one", {"metrics": {"prometheusRule": {"memoryRatio": 90}}}, ["memoryRatio"]),
     ("scrape-interval-malformed", {"metrics": {"serviceMonitor": {"interval": "30 seconds"}}}, ["interval"]),
     # schema: ranges, types, enums, unknown keys
