@@ -187,9 +187,10 @@ def cmd_metrics_token(args: argparse.Namespace) -> int:
     from helm_mgmt.rollout import parse_duration
 
     try:
-        ttl = int(parse_duration(args.ttl))
+        days = args.ttl[:-1] if args.ttl.endswith("d") else ""
+        ttl = int(days) * 86400 if days.isdigit() else int(parse_duration(args.ttl))
     except ValueError as err:
-        raise metricstoken.TokenError(f"--ttl: {err}") from err
+        raise metricstoken.TokenError(f"--ttl {args.ttl} is not a lifetime like 90d, 720h or 45m") from err
     if ttl < 3600:
         raise metricstoken.TokenError(
             f"--ttl {args.ttl} is under an hour: Prometheus would lose access between rotations"

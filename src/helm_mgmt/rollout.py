@@ -147,9 +147,9 @@ def wait(namespace: str, release: str, timeout: float, report: Callable[[str], N
 
 
 def parse_duration(text: str) -> float:
-    """Seconds of a Helm-style duration (``10m``, ``90s``, ``1h30m``; ``d`` for days too)."""
+    """Seconds of a Helm-style duration (``10m``, ``90s``, ``1h30m``)."""
     total, number = 0.0, ""
-    units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+    units = {"h": 3600, "m": 60, "s": 1}
     for char in text.strip():
         if char.isdigit() or char == ".":
             number += char

@@ -19,6 +19,7 @@ def commands() -> list[str]:
 def test_the_parser_has_the_documented_commands():
     documented = {"check", "lint", "test", "template", "deps", "docs", "package"}
     documented |= {"install", "upgrade", "diff", "rollback", "history", "uninstall", "status", "cluster", "up", "down"}
+    documented |= {"metrics-token"}
     assert set(commands()) == documented
 
 
