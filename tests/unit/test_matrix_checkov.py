@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,9 @@ def is_vendored(resource: str, prefixes: tuple[str, ...]) -> bool:
 
 @pytest.fixture(scope="session")
 def checkov_results(tmp_path_factory) -> dict[str, dict]:
-    checkov = shutil.which("checkov")
+    # The one installed beside this Python (the checkout's virtualenv), else one on PATH.
+    beside = Path(sys.executable).parent / "checkov"
+    checkov = str(beside) if beside.is_file() else shutil.which("checkov")
     if checkov is None:
         pytest.fail("checkov is not installed: pip install -e .[test]")
     root: Path = tmp_path_factory.mktemp("checkov")
