@@ -290,8 +290,9 @@ def test_frontend_serves_as_uid_101_on_a_read_only_root(
         toolbox = Container(bundle("toolbox"), tmp_path / "runc", netns, probe, tmp_path / "toolbox.log")
         assert toolbox.run_to_exit(timeout=60) == 0, toolbox.log.read_text()
         assert "HTTP/1.1 200" in toolbox.log.read_text()
-        # What the backend's wait-for-dependencies init container runs: nc -z, open and closed port.
-        knock = RunSpec(args=["sh", "-c", "nc -z -w 2 127.0.0.1 8080 && ! nc -z -w 2 127.0.0.1 8081"])
+        # What the backend's wait-for-dependencies init container runs: nc -z, open and closed port
+        # (8081 is nginx's loopback stub_status for the exporter, so 8082).
+        knock = RunSpec(args=["sh", "-c", "nc -z -w 2 127.0.0.1 8080 && ! nc -z -w 2 127.0.0.1 8082"])
         toolbox = Container(bundle("toolbox"), tmp_path / "runc-nc", netns, knock, tmp_path / "toolbox-nc.log")
         assert toolbox.run_to_exit(timeout=60) == 0, toolbox.log.read_text()
 
