@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from helm_mgmt import __version__
@@ -175,12 +174,6 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _scoped(release: str, chart: str) -> str:
-    """The standard fullname rule of the charts: <release>-<chart>, or the release alone when it
-    already contains the chart's name."""
-    return release if chart in release else f"{release}-{chart}"
-
-
 def cmd_metrics_token(args: argparse.Namespace) -> int:
     from helm_mgmt import metricstoken
     from helm_mgmt.output import emit
@@ -195,23 +188,12 @@ def cmd_metrics_token(args: argparse.Namespace) -> int:
         raise metricstoken.TokenError(
             f"--ttl {args.ttl} is under an hour: Prometheus would lose access between rotations"
         )
-    backend = _scoped(args.release, "backend")
-    key = metricstoken.secret_value(args.namespace, args.jwt_secret or backend, "JWT_PRIVATE_KEY")
-    user_id = args.user_id or metricstoken.ensure_scraper_user(args.namespace, f"{_scoped(args.release, 'postgres')}-0")
-    secret = args.secret or f"{backend}-metrics-token"
-    token = metricstoken.mint(key, user_id, ttl)
-    if not args.dry_run:
-        metricstoken.store(args.namespace, secret, token, args.release)
-    expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + ttl))
-    result = {
-        "secret": f"{args.namespace}/{secret}",
-        "user_id": user_id,
-        "expires": expires,
-        "stored": not args.dry_run,
-    }
+    result = metricstoken.issue(
+        args.namespace, args.release, ttl, args.secret, args.jwt_secret, args.user_id, args.dry_run
+    )
     verb = "would store" if args.dry_run else "stored"
-    human = f"{verb} an admin token for user {user_id} in Secret {args.namespace}/{secret} (key token)"
-    emit(result, args.output, f"{human}, valid until {expires}")
+    human = f"{verb} an admin token for user {result['user_id']} in Secret {result['secret']} (key token)"
+    emit(result, args.output, f"{human}, valid until {result['expires']}")
     return EXIT_OK
 
 

@@ -107,3 +107,31 @@ def store(namespace: str, secret: str, token: str, release: str) -> None:
         ["apply", "-f", "-", "--server-side", "--force-conflicts", "--field-manager", "helm-mgmt"],
         stdin=json.dumps(manifest),
     )
+
+
+def scoped_name(release: str, chart: str) -> str:
+    """The charts' fullname rule (clipper-common.releaseScopedName): <release>-<chart>, or the
+    release alone when it already contains the chart's name."""
+    return release if chart in release else f"{release}-{chart}"
+
+
+def issue(
+    namespace: str,
+    release: str,
+    ttl_seconds: int,
+    secret: str | None = None,
+    jwt_secret: str | None = None,
+    user_id: str | None = None,
+    dry_run: bool = False,
+) -> dict:
+    """Sign a scrape token for the release's backend and (unless ``dry_run``) store it; return
+    where it went, for whom and until when."""
+    backend = scoped_name(release, "backend")
+    key = secret_value(namespace, jwt_secret or backend, "JWT_PRIVATE_KEY")
+    user = user_id or ensure_scraper_user(namespace, f"{scoped_name(release, 'postgres')}-0")
+    secret = secret or f"{backend}-metrics-token"
+    token = mint(key, user, ttl_seconds)
+    if not dry_run:
+        store(namespace, secret, token, release)
+    expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + ttl_seconds))
+    return {"secret": f"{namespace}/{secret}", "user_id": user, "expires": expires, "stored": not dry_run}

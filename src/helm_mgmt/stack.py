@@ -70,11 +70,7 @@ def mint_metrics_token(namespace: str, release: str) -> None:
     """The backend's scrape token for the local stack (see `helm-mgmt metrics-token`)."""
     from helm_mgmt import metricstoken
 
-    backend = release if "backend" in release else f"{release}-backend"
-    postgres = release if "postgres" in release else f"{release}-postgres"
-    key = metricstoken.secret_value(namespace, backend, "JWT_PRIVATE_KEY")
-    user = metricstoken.ensure_scraper_user(namespace, f"{postgres}-0")
-    metricstoken.store(namespace, f"{backend}-metrics-token", metricstoken.mint(key, user, 30 * 86400), release)
+    metricstoken.issue(namespace, release, 30 * 86400)
 
 
 def restricted_namespace(name: str) -> None:

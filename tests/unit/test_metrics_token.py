@@ -62,3 +62,15 @@ def test_each_token_has_its_own_id(key_pair) -> None:
 def test_a_key_that_is_not_pem_is_refused() -> None:
     with pytest.raises(metricstoken.TokenError, match="not a PEM private key"):
         metricstoken.mint("secret", "u", 3600)
+
+
+@pytest.mark.parametrize(
+    ("release", "chart", "name"),
+    [
+        ("clipper", "backend", "clipper-backend"),
+        ("my-backend", "backend", "my-backend"),
+        ("shop", "postgres", "shop-postgres"),
+    ],
+)
+def test_names_follow_the_charts_fullname_rule(release, chart, name) -> None:
+    assert metricstoken.scoped_name(release, chart) == name
