@@ -8,18 +8,16 @@ import json
 import os
 import random
 import subprocess
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from helm_mgmt.localcluster import images
 
-from .containers import Container, NetNS, RunSpec, Volume, process_ids, require_runc_host, running
+from .containers import Container, NetNS, RunSpec, Volume, process_ids, require_runc_host, running, unpack
 from .support import (
     PG_DATABASE,
     PG_PASSWORD,
@@ -304,40 +302,25 @@ def test_redis_exporter_scrapes_a_real_redis(
     assert "redis_connected_clients" in metrics
 
 
-class StubStatus(BaseHTTPRequestHandler):
-    """What nginx's stub_status module answers."""
-
-    def do_GET(self) -> None:
-        body = (
-            b"Active connections: 3 \nserver accepts handled requests\n 10 10 42 \nReading: 0 Writing: 1 Waiting: 2 \n"
-        )
-        self.send_response(200 if self.path == "/stub_status" else 404)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-def test_nginx_exporter_reads_a_stub_status_page(bundle: Callable[[str], Path], tmp_path: Path) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), StubStatus)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = free_port()
-    try:
-        metrics = run_exporter(
-            bundle("nginx-exporter"),
-            tmp_path,
-            [
-                "/bin/nginx-prometheus-exporter",
-                f"--nginx.scrape-uri=http://127.0.0.1:{server.server_port}/stub_status",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            port,
-            "\nnginx_up 1",
-        )
-    finally:
-        server.shutdown()
-    assert "\nnginx_connections_active 3" in metrics
-    assert "\nnginx_http_requests_total 42" in metrics
+def test_nginx_exporter_reads_the_frontend_images_stub_status(
+    bundle: Callable[[str], Path], netns: NetNS, tmp_path: Path
+) -> None:
+    """The frontend image's real nginx and the exporter in one network namespace, as the frontend
+    chart runs them in one pod: the exporter reads stub_status on 127.0.0.1:8081."""
+    (tmp_path / "frontend").mkdir()
+    frontend = unpack(images.build_all(names=("frontend",))["frontend"], tmp_path / "frontend")
+    nginx_spec = RunSpec(empty_dirs=("/tmp",))
+    with running(frontend, tmp_path / "runc-nginx", netns, nginx_spec, tmp_path / "nginx.log"):
+        wait_for("nginx on port 8080", lambda: netns.http_get("http://127.0.0.1:8080/health.html")[0] == 200, 30)
+        for _ in range(5):
+            assert netns.http_get("http://127.0.0.1:8080/")[0] == 200
+        args = ["/bin/nginx-prometheus-exporter", "--nginx.scrape-uri=http://127.0.0.1:8081/stub_status"]
+        args.append("--web.listen-address=127.0.0.1:9113")
+        exporter_spec = RunSpec(args=args, user=any_user())
+        with running(bundle("nginx-exporter"), tmp_path / "runc", netns, exporter_spec, tmp_path / "exporter.log"):
+            wait_for("nginx_up 1", lambda: "\nnginx_up 1" in netns.http_get("http://127.0.0.1:9113/metrics")[1], 60)
+            metrics = netns.http_get("http://127.0.0.1:9113/metrics")[1]
+    requests = next(line for line in metrics.splitlines() if line.startswith("nginx_http_requests_total "))
+    # The five page loads and the health checks, plus the exporter's own reads of stub_status.
+    assert float(requests.split()[1]) >= 6
+    assert "\nnginx_connections_active " in metrics
