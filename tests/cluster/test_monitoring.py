@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
+from grafanavars import fill
 from stackenv import LOCAL_VALUES, RELEASE
 
 from helm_mgmt.localcluster import containerd, images
@@ -33,8 +34,6 @@ JOBS = {
     "postgres": f"{RELEASE}-postgres-metrics",
     "redis": f"{RELEASE}-redis-metrics",
 }
-# Grafana's built-in interval variables, as Grafana fills them in before it queries.
-GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "10s", "$__range": "1h"}
 # Panels that must show data on a live stack (the dashboard file, the panel title).
 CORE_PANELS = [
     ("backend", "Request rate by status"),
@@ -107,12 +106,12 @@ def targets_up(base: str) -> dict[str, int]:
 
 
 def test_clipper_targets_are_up(monitored, prometheus):
-    up = eventually(
-        lambda: (lambda u: u if all(u.get(j) for j in JOBS.values()) else None)(targets_up(prometheus)), 180
+    # Two backend and two frontend pods (the local autoscaling minimum), the backend's scraped with
+    # the admin token; one PostgreSQL and one Redis exporter. Wait for every target's first scrape.
+    expected = {JOBS["backend"]: 2, JOBS["frontend"]: 2, JOBS["postgres"]: 1, JOBS["redis"]: 1}
+    assert eventually(lambda: targets_up(prometheus) == expected, 180), (
+        f"targets up in {NAMESPACE}: {targets_up(prometheus)}, expected {expected}"
     )
-    assert up, f"targets up in {NAMESPACE}: {targets_up(prometheus)}"
-    # Two backend pods (the local autoscaling minimum), each scraped with the admin token.
-    assert up[JOBS["backend"]] == 2 and up[JOBS["frontend"]] == 2
     assert query(prometheus, f'sum(pg_up{{job="{JOBS["postgres"]}",namespace="{NAMESPACE}"}})')[0]["value"][1] == "1"
     assert query(prometheus, f'sum(redis_up{{job="{JOBS["redis"]}",namespace="{NAMESPACE}"}})')[0]["value"][1] == "1"
     assert query(prometheus, f'sum(nginx_up{{job="{JOBS["frontend"]}",namespace="{NAMESPACE}"}})')[0]["value"][1] == "2"
@@ -149,12 +148,6 @@ def dashboards(kubectl) -> dict[str, dict]:
         for name, text in item["data"].items():
             found[name.removeprefix("clipper-").removesuffix(".json")] = json.loads(text)
     return found
-
-
-def fill(expr: str) -> str:
-    for variable, value in GRAFANA_VARIABLES.items():
-        expr = expr.replace(variable, value)
-    return expr
 
 
 def test_every_dashboard_query_runs_and_core_panels_have_data(monitored, prometheus, kubectl):

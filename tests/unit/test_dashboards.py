@@ -13,6 +13,7 @@ import yaml
 from charttest import render
 from grafana_foundation_sdk.cog import plugins
 from grafana_foundation_sdk.models import dashboard, prometheus
+from grafanavars import fill
 
 from helm_mgmt.toolchain import ensure_promtool
 
@@ -25,8 +26,6 @@ DASHBOARDS: dict[str, dict] = {
     "redis": {"metrics": {"enabled": True, "dashboard": {"enabled": True}}},
     "frontend": {"metrics": {"enabled": True, "dashboard": {"enabled": True}}},
 }
-# Grafana's built-in interval variables, as Grafana substitutes them before querying.
-GRAFANA_VARIABLES = {"$__rate_interval": "2m", "$__interval": "30s", "$__range": "1h"}
 
 
 def shipped(chart: str) -> tuple[dict, dict]:
@@ -50,12 +49,6 @@ def queries(model: dashboard.Dashboard) -> list[str]:
             assert target.expr, f"panel {panel.title!r} has an empty query"
             found.append(target.expr)
     return found
-
-
-def fill(expr: str) -> str:
-    for variable, value in GRAFANA_VARIABLES.items():
-        expr = expr.replace(variable, value)
-    return expr
 
 
 @pytest.mark.helm
