@@ -1,16 +1,26 @@
-"""`helm-mgmt check`: every prerequisite with its version, and what a reachable cluster offers."""
+"""`helm-mgmt check`: every prerequisite with its version, what a reachable cluster offers, and what
+in the charts is outdated (offline: nothing is fetched or built for it)."""
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from helm_mgmt.gobuild import bin_dir
+from helm_mgmt.helm import Helm
 from helm_mgmt.kube import cluster_reachable, kubectl, kubectl_binary, kubectl_json
-from helm_mgmt.toolchain import HELM_DOCS_VERSION, HELM_RELEASES
+from helm_mgmt.paths import CHARTS_DIR, REPO_ROOT
+from helm_mgmt.toolchain import DEFAULT_HELM, HELM_DOCS_VERSION, HELM_RELEASES
+
+# Where newer packaged community charts appear (this workplace's shared folder beside the checkout).
+VENDOR_CHARTS_ENV = "CLIPPER_VENDOR_CHARTS"
+_ARCHIVE = re.compile(r"(?P<name>.+?)-(?P<version>\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]*)?)\.tgz")
 
 
 @dataclass
@@ -86,13 +96,87 @@ def cluster_facts() -> dict[str, Any]:
     }
 
 
+def vendor_dir() -> Path:
+    return Path(os.environ.get(VENDOR_CHARTS_ENV) or REPO_ROOT.parent / "shared" / "vendor-charts")
+
+
+def _newer_vendored(charts: dict, vendor: Path) -> list[dict[str, str]]:
+    from helm_mgmt.releases import semver_key
+
+    offered: dict[str, list[str]] = {}
+    for archive in sorted(vendor.glob("*.tgz")):
+        if found := _ARCHIVE.fullmatch(archive.name):
+            offered.setdefault(found["name"], []).append(found["version"])
+    items = []
+    for chart in charts.values():
+        for dep in chart.meta.get("dependencies", []):
+            if dep.get("repository", "").startswith("file://"):
+                continue
+            newer = [v for v in offered.get(dep["name"], []) if semver_key(v) > semver_key(str(dep["version"]))]
+            if newer:
+                newest = max(newer, key=semver_key)
+                items.append(
+                    {
+                        "kind": "vendored chart",
+                        "item": f"{chart.name}/charts/{dep['name']}-{dep['version']}.tgz",
+                        "detail": f"{newest} is in {vendor}; vendor it and update {chart.name}/Chart.yaml",
+                    }
+                )
+    return items
+
+
+def outdated(
+    charts_root: Path = CHARTS_DIR,
+    record_path: Path | None = None,
+    vendor: Path | None = None,
+    helm: Helm | None = None,
+) -> dict[str, list]:
+    """Stale dependency archives, charts changed without a recorded version bump, and vendored charts
+    with a newer archive in the vendor folder. Offline: a Helm that is not built yet is not built,
+    the archives are then reported as not checked."""
+    from helm_mgmt.charts import load_charts, stale_dependencies
+    from helm_mgmt.releases import chart_states, load_record
+
+    charts = load_charts(charts_root)
+    items: list[dict[str, str]] = []
+    not_checked: list[str] = []
+    helm = helm or Helm(DEFAULT_HELM)
+    if (bin_dir("helm", helm.version) / "helm").is_file():
+        for stale in stale_dependencies(helm, charts):
+            items.append({"kind": "dependency archive", "item": stale, "detail": "run `helm-mgmt deps` and commit"})
+    else:
+        not_checked.append(f"dependency archives: Helm {helm.version} is not built yet (`helm-mgmt check --install`)")
+    record = load_record(record_path or charts_root.parent / "released.json")
+    for state in chart_states(charts, record):
+        if problem := state.problem():
+            items.append({"kind": "release", "item": state.name, "detail": problem})
+    vendor = vendor or vendor_dir()
+    if vendor.is_dir():
+        items += _newer_vendored(charts, vendor)
+    else:
+        not_checked.append(f"vendored charts: no folder {vendor} (set {VENDOR_CHARTS_ENV})")
+    return {"items": items, "not_checked": not_checked}
+
+
 def run_check() -> dict[str, Any]:
     items = tool_items()
     return {
         "tools": [asdict(i) for i in items],
         "missing": [i.name for i in items if not i.ok],
         "cluster": cluster_facts(),
+        "outdated": outdated(),
     }
+
+
+def render_outdated(result: dict[str, list]) -> list[str]:
+    lines = ["outdated:" if result["items"] else "outdated: nothing"]
+    for o in result["items"]:
+        # A release problem names its chart already.
+        lines.append(
+            f"  {o['kind']}: {o['detail']}" if o["item"] in o["detail"] else f"  {o['kind']} {o['item']}: {o['detail']}"
+        )
+    lines += [f"  not checked: {why}" for why in result["not_checked"]]
+    return lines
 
 
 def render_human(result: dict[str, Any]) -> str:
@@ -115,6 +199,7 @@ def render_human(result: dict[str, Any]) -> str:
             f"  ingress classes: {', '.join(c['ingressClasses']) or 'none (no ingress controller)'}",
             f"  Gateway API: {'present' if c['gatewayAPI'] else 'absent'}",
         ]
+    lines += ["", *render_outdated(result["outdated"])]
     if result["missing"]:
         lines.append(f"\nmissing: {', '.join(result['missing'])}")
     return "\n".join(lines)

@@ -101,15 +101,59 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _package_usage(args: argparse.Namespace) -> str | None:
+    """Options of `package` that only make sense with another option."""
+    if (args.amend or args.note) and not args.record:
+        return "--amend and --note go with --record"
+    if (args.plain_http or args.registry_config or args.username or args.password_stdin) and not args.push:
+        return "--plain-http, --registry-config, --username and --password-stdin go with --push"
+    if bool(args.username) != args.password_stdin:
+        return "--username and --password-stdin go together (the password is read from stdin)"
+    return None
+
+
 def cmd_package(args: argparse.Namespace) -> int:
-    from helm_mgmt.charts import application_charts, sync_dependencies
+    from dataclasses import asdict
+
+    from helm_mgmt import oci, releases
+    from helm_mgmt.charts import sync_dependencies
+    from helm_mgmt.helm import RegistryError
+    from helm_mgmt.output import emit
     from helm_mgmt.paths import DIST_DIR
 
     helm = _helm(args)
-    sync_dependencies(helm)
-    DIST_DIR.mkdir(exist_ok=True)
-    for chart in application_charts():
-        print(helm.run(["package", str(chart.path), "--destination", str(DIST_DIR)]).stdout.strip())
+    # Every input is checked before a file is written or anything is pushed.
+    try:
+        if problem := _package_usage(args):
+            raise oci.PushError(problem)
+        target = oci.parse_target(args.push) if args.push else None
+        if target:
+            helm.registry_args(target.host, args.plain_http, args.registry_config)
+        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+        if args.password_stdin and not password:
+            raise oci.PushError("--password-stdin: stdin gave no password")
+    except (oci.PushError, RegistryError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    recorded: list[str] = []
+    pushed: list[oci.Pushed] = []
+    try:
+        if args.record:
+            recorded = releases.record(helm, notes=args.note, amend=args.amend)
+        else:
+            sync_dependencies(helm)
+        packages = releases.package_all(helm, DIST_DIR)
+        if target:
+            with oci.registry_session(
+                helm, target, args.plain_http, args.registry_config, args.username, password
+            ) as registry_args:
+                pushed = oci.push_all(helm, packages, target, registry_args)
+    except (releases.ReleaseError, oci.PushError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    result = {"recorded": recorded, "packages": [str(p) for _, p in packages], "pushed": [asdict(p) for p in pushed]}
+    human = [*recorded, *(f"packaged {path}" for _, path in packages), *(p.describe() for p in pushed)]
+    emit(result, args.output, "\n".join(human))
     return EXIT_OK
 
 
@@ -291,7 +335,35 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("docs", help="regenerate chart READMEs from the values comments (helm-docs)")
     p.set_defaults(func=cmd_docs)
 
-    p = sub.add_parser("package", help="package every chart into dist/ (dependencies first)")
+    p = sub.add_parser(
+        "package",
+        help="package every chart into dist/ (dependencies first); record a release; push to an OCI registry",
+    )
+    p.add_argument(
+        "--record",
+        action="store_true",
+        help="first record a release of every chart whose content changed: refused unless its version was "
+        "raised; writes its CHANGELOG.md entry and helm/released.json",
+    )
+    p.add_argument(
+        "--amend",
+        action="store_true",
+        help="with --record: accept a changed chart at its recorded version (only for a version never pushed)",
+    )
+    p.add_argument(
+        "--note",
+        action="append",
+        default=[],
+        help="with --record: a changelog line for every chart recorded (repeatable), added to its [Unreleased] notes",
+    )
+    p.add_argument("--push", metavar="oci://HOST[:PORT]/PATH", help="then push the charts there, leaf charts first")
+    p.add_argument("--plain-http", action="store_true", help="with --push: a registry without TLS (e.g. on loopback)")
+    p.add_argument("--registry-config", type=Path, help="with --push: Helm's registry credentials file to use")
+    p.add_argument(
+        "--username",
+        help="with --push: log in as this user first (credentials kept only in a --registry-config file)",
+    )
+    p.add_argument("--password-stdin", action="store_true", help="with --username: read the password from stdin")
     p.set_defaults(func=cmd_package)
 
     dry_run = {"action": "store_true", "help": "server-side dry run: the API server checks it all, nothing changes"}

@@ -6,6 +6,8 @@ right flag (`--atomic` in Helm 3, `--rollback-on-failure` in Helm 4).
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -23,6 +25,19 @@ class HelmError(RuntimeError):
         super().__init__(f"helm {' '.join(args)} failed ({returncode}):\n{stderr.strip()}")
         self.returncode = returncode
         self.stderr = stderr
+
+
+class RegistryError(RuntimeError):
+    """An OCI registry operation this Helm release cannot do as asked."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (``name[:port]``, ``[v6]:port``) is this machine: `localhost` or a loopback address."""
+    name = host.rsplit("]", 1)[0].lstrip("[") if host.startswith("[") else host.rsplit(":", 1)[0]
+    try:
+        return name == "localhost" or ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass
@@ -81,6 +96,62 @@ class Helm:
             args.append("--strict")
         with _values_args(values_files, values) as vargs:
             return self.run([*args, *vargs], check=False)
+
+    @property
+    def has_plain_http_flag(self) -> bool:
+        """`--plain-http` (push, pull, show, template, install, registry login) came with Helm 3.13.
+        Helm 3.12 talks plain HTTP to a loopback registry by itself, and HTTPS to any other."""
+        major, minor = (int(part) for part in self.version.lstrip("v").split(".")[:2])
+        return (major, minor) >= (3, 13)
+
+    def registry_args(self, host: str, plain_http: bool = False, registry_config: Path | None = None) -> list[str]:
+        """The flags every OCI command (push, pull, show, login) needs for the registry at ``host``."""
+        args = []
+        if plain_http and self.has_plain_http_flag:
+            args.append("--plain-http")
+        elif plain_http and not is_loopback(host):
+            raise RegistryError(
+                f"Helm {self.version} has no --plain-http: it uses plain HTTP only for a loopback registry, "
+                f"and {host} is not one; use Helm 3.13 or newer (--helm helm3 or --helm helm4)"
+            )
+        if registry_config is not None:
+            args += ["--registry-config", str(registry_config)]
+        return args
+
+    def registry_login(self, host: str, username: str, password: str, registry_args: list[str]) -> None:
+        """`helm registry login`, the password on stdin (never on a command line)."""
+        args = ["registry", "login", host, "--username", username, "--password-stdin", *registry_args]
+        proc = subprocess.run(
+            [str(self.binary), *args], input=password + "\n", capture_output=True, text=True, check=False
+        )
+        if proc.returncode != 0:
+            raise HelmError(args, proc.returncode, proc.stderr or proc.stdout)
+
+    def push(self, package: Path, remote: str, registry_args: list[str]) -> str:
+        """Push a packaged chart to ``oci://host/path``; return the manifest digest Helm reports
+        (Helm 4 prints it on stdout, Helm 3 on stderr)."""
+        proc = self.run(["push", str(package), remote, *registry_args])
+        return _reported_digest(proc)
+
+    def pull(self, reference: str, version: str, dest: Path, registry_args: list[str]) -> tuple[Path, str] | None:
+        """Pull ``reference`` at ``version`` into ``dest``: (archive, manifest digest), or None when the
+        registry has no such chart or version."""
+        args = ["pull", reference, "--version", version, "--destination", str(dest), *registry_args]
+        proc = self.run(args, check=False)
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or [""])[-1]
+            if last.endswith(": not found"):
+                return None
+            raise HelmError(args, proc.returncode, proc.stderr or proc.stdout)
+        archive = dest / f"{reference.rsplit('/', 1)[-1]}-{version}.tgz"
+        return archive, _reported_digest(proc)
+
+
+def _reported_digest(proc: subprocess.CompletedProcess[str]) -> str:
+    found = re.search(r"^Digest: (sha256:[0-9a-f]{64})$", proc.stdout + "\n" + proc.stderr, re.M)
+    if not found:
+        raise HelmError(proc.args[1:], proc.returncode, f"no digest in Helm's output:\n{proc.stdout}{proc.stderr}")
+    return found.group(1)
 
 
 class _values_args:
