@@ -83,6 +83,14 @@ def _deployed_revision(helm: Helm, spec: ReleaseSpec) -> int | None:
     return max(deployed) if deployed else None
 
 
+def _latest_revision(helm: Helm, spec: ReleaseSpec) -> int | None:
+    """The newest revision in any state, None without a release."""
+    try:
+        return max((r["revision"] for r in history(helm, spec.release, spec.namespace)), default=None)
+    except HelmError:
+        return None
+
+
 def _undo(helm: Helm, spec: ReleaseSpec, previous: int | None) -> str:
     """Roll back to ``previous`` (or, for a first install, uninstall) and say which it was."""
     if previous is None:
@@ -120,6 +128,7 @@ def install(
     if not wait:
         return helm.run([*args, "--timeout", spec.timeout], timeout=timeout + 60).stdout
     previous = _deployed_revision(helm, spec) if upgrade else None
+    latest = _latest_revision(helm, spec)
     report(f"{verb[0]} {spec.release} in {spec.namespace} (hooks such as the migrations Job run first)")
     # Helm waits (so that a rollout that does not converge is recorded as failed in the history);
     # we watch beside it to say what is rolling, and diagnose and roll back ourselves.
@@ -139,6 +148,10 @@ def install(
         report(f"{spec.release} is updated and Ready ({time.monotonic() - started:.0f}s)")
         return out
     why = [(err.strip().splitlines() or ["helm gave no message"])[-1]]
+    if _latest_revision(helm, spec) == latest:
+        # Helm stopped before recording a revision (e.g. a chart's check on what is deployed):
+        # nothing changed, so there is nothing to roll back.
+        raise ReleaseFailed(f"Helm refused to {verb[0]} {spec.release} before changing anything: {why[0]}")
     why += _hook_logs(spec.namespace, err) + rollout.diagnose(spec.namespace, spec.release)
     raise ReleaseFailed(_failure(spec, why, _undo(helm, spec, previous)))
 
@@ -174,22 +187,20 @@ def rollback(
 
 
 def uninstall(helm: Helm, release: str, namespace: str, delete_pvcs: bool = False, dry_run: bool = False) -> list[str]:
-    """Uninstall; PVCs of StatefulSets survive unless delete_pvcs. Returns what was removed."""
+    """Uninstall; PVCs of StatefulSets survive unless delete_pvcs. The backup volume always stays:
+    deleting the data must not take its dumps with it. Returns what was removed."""
+    selector = f"app.kubernetes.io/instance={release},app.kubernetes.io/component!=backup"
     if dry_run:
         out = helm.run(["uninstall", release, "--namespace", namespace, "--dry-run"]).stdout.strip()
         pvcs = (
             ""
             if not delete_pvcs
-            else kubectl(
-                ["delete", "pvc", "-n", namespace, "-l", f"app.kubernetes.io/instance={release}", "--dry-run=server"]
-            ).stdout.strip()
+            else kubectl(["delete", "pvc", "-n", namespace, "-l", selector, "--dry-run=server"]).stdout.strip()
         )
         return [line for line in (out, pvcs) if line]
     removed = [helm.run(["uninstall", release, "--namespace", namespace, "--wait"]).stdout.strip()]
     if delete_pvcs:
-        out = kubectl(
-            ["delete", "pvc", "-n", namespace, "-l", f"app.kubernetes.io/instance={release}", "--wait=true"]
-        ).stdout
+        out = kubectl(["delete", "pvc", "-n", namespace, "-l", selector, "--wait=true"]).stdout
         removed.append(out.strip())
     return removed
 
