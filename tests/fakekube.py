@@ -1,8 +1,9 @@
 """A stand-in Kubernetes API server, so that `helm template --dry-run=server` can `lookup` Secrets
 of an earlier release without a cluster.
 
-It serves discovery for the kinds the charts render, and GET (and list) of the Secrets a test
-registers; everything else is 404. The `fake_kube_api` fixture starts it, points KUBECONFIG at it
+It serves discovery for the kinds the charts render, GET (and list) of the Secrets a test
+registers, and GET of the StatefulSets it registers; everything else is 404. The `fake_kube_api`
+fixture starts it, points KUBECONFIG at it
 and returns the `FakeKube` to register Secrets on. A test module gets the fixture with
 `pytest_plugins = ["fakekube"]`.
 
@@ -58,6 +59,23 @@ class FakeKube:
 
     kubeconfig: Path
     secrets: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    statefulsets: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+    def add_statefulset(self, name: str, containers: list[dict[str, Any]], *, namespace: str = "clipper") -> None:
+        """Register a StatefulSet of release `clipper` with these pod containers."""
+        meta = {
+            "name": name,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "Helm"},
+            "annotations": {"meta.helm.sh/release-name": "clipper", "meta.helm.sh/release-namespace": namespace},
+        }
+        spec = {"template": {"spec": {"containers": containers}}}
+        self.statefulsets[(namespace, name)] = {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": meta,
+            "spec": spec,
+        }
 
     def add_secret(
         self,
@@ -106,6 +124,9 @@ class FakeKube:
                 return 200, {"kind": "SecretList", "apiVersion": "v1", "metadata": {}, "items": items}
             if (namespace, parts[5]) in self.secrets:
                 return 200, self.secrets[(namespace, parts[5])]
+        is_sts = parts[:4] == ["apis", "apps", "v1", "namespaces"] and len(parts) == 7 and parts[5] == "statefulsets"
+        if is_sts and (parts[4], parts[6]) in self.statefulsets:
+            return 200, self.statefulsets[(parts[4], parts[6])]
         return 404, NOT_FOUND
 
 

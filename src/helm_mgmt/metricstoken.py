@@ -75,8 +75,8 @@ def ensure_scraper_user(namespace: str, postgres_pod: str) -> str:
         "ON CONFLICT (twitch_id) DO UPDATE SET role = 'admin', is_banned = false RETURNING id"
     )
     shell = (
-        'PGPASSWORD="$(cat "$POSTGRES_PASSWORD_FILE")" '
-        'psql -h 127.0.0.1 -U "$POSTGRES_USER" -d "$POSTGRES_DB" -v ON_ERROR_STOP=1 -tAqc "$Q"'
+        'PGPASSWORD="$(cat "$POSTGRES_APP_PASSWORD_FILE")" '
+        'psql -h 127.0.0.1 -U "$POSTGRES_APP_USER" -d "$POSTGRES_DB" -v ON_ERROR_STOP=1 -tAqc "$Q"'
     )
     try:
         out = kubectl(

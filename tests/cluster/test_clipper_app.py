@@ -58,10 +58,10 @@ def fetch(url: str, method: str = "GET", payload: dict | None = None, token: str
 
 
 def sql(kubectl, namespace: str, query: str) -> str:
-    """psql in the PostgreSQL pod over TCP, with the password from the Secret the chart wired."""
+    """psql in the PostgreSQL pod over TCP as the application's role, with the password the backend gets."""
     cmd = (
-        'PGPASSWORD="$(cat "$POSTGRES_PASSWORD_FILE")" '
-        'psql -h 127.0.0.1 -U "$POSTGRES_USER" -d "$POSTGRES_DB" -v ON_ERROR_STOP=1 -tAc "$Q"'
+        'PGPASSWORD="$(cat "$POSTGRES_APP_PASSWORD_FILE")" '
+        'psql -h 127.0.0.1 -U "$POSTGRES_APP_USER" -d "$POSTGRES_DB" -v ON_ERROR_STOP=1 -tAc "$Q"'
     )
     return kubectl(
         "exec", "-n", namespace, f"{RELEASE}-postgres-0", "--", "env", f"Q={query}", "sh", "-c", cmd

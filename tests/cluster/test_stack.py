@@ -91,11 +91,11 @@ def test_helm_test_passes(stack, helm):
 
 
 def test_postgres_accepts_the_secret_password_and_has_extensions(stack, kubectl):
-    """psql over TCP (not the local socket) with the password from the Secret the chart wired."""
+    """psql over TCP (not the local socket) as the application's role, with the password the backend gets."""
     query = "SELECT string_agg(extname, ',' ORDER BY extname) FROM pg_extension"
     cmd = (
-        'PGPASSWORD="$(cat "$POSTGRES_PASSWORD_FILE")" '
-        f'psql -h 127.0.0.1 -U "$POSTGRES_USER" -d "$POSTGRES_DB" -tAc "{query}"'
+        'PGPASSWORD="$(cat "$POSTGRES_APP_PASSWORD_FILE")" '
+        f'psql -h 127.0.0.1 -U "$POSTGRES_APP_USER" -d "$POSTGRES_DB" -tAc "{query}"'
     )
     out = kubectl("exec", "-n", stack, f"{RELEASE}-postgres-0", "--", "sh", "-c", cmd).stdout
     assert {"vector", "pgcrypto", "pg_trgm", "ltree"} <= set(out.strip().split(","))

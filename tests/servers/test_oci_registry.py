@@ -66,7 +66,8 @@ def test_every_application_chart_is_pushed_leaf_first_with_its_digest(key, pushe
         assert result["pushed"] and result["reference"] == f"{registry.url}/{repository}"
         assert registry.tags(repository) == [chart.version]
         assert result["digest"] == registry.manifest_digest(repository, chart.version)
-    assert (checkout / "dist" / "clipper-0.1.0.tgz").is_file(), "the copy's tool did not package into the copy"
+    umbrella = f"clipper-{load_charts()['clipper'].version}.tgz"
+    assert (checkout / "dist" / umbrella).is_file(), "the copy's tool did not package into the copy"
 
 
 @pytest.mark.parametrize("key", HELMS)
@@ -123,27 +124,30 @@ def test_a_chart_from_the_registry_renders_like_the_local_one(name, pushed, regi
 
 
 def test_pushing_the_same_versions_again_pushes_nothing(pushed, registry, checkout):
-    before = {p["chart"]: p["digest"] for p in pushed["helm4"]}
+    before = {p["chart"]: (p["version"], p["digest"]) for p in pushed["helm4"]}
     proc = push(checkout, f"{registry.url}/helm4", "--plain-http")
     assert proc.returncode == 0, proc.stderr
-    for chart, digest in before.items():
-        assert (
-            f"{chart} 0.1.0 is already in {registry.url}/helm4/{chart} with the same content: {digest}" in proc.stdout
-        )
-        assert registry.manifest_digest(f"helm4/{chart}", "0.1.0") == digest
+    for chart, (version, digest) in before.items():
+        said = f"{chart} {version} is already in {registry.url}/helm4/{chart} with the same content: {digest}"
+        assert said in proc.stdout
+        assert registry.manifest_digest(f"helm4/{chart}", version) == digest
 
 
 def test_a_published_version_with_other_content_is_not_overwritten(pushed, registry, tmp_path):
     changed = tool_checkout(tmp_path)
     values = changed / "helm" / "charts" / "redis" / "values.yaml"
-    values.write_text(values.read_text() + "# changed after 0.1.0 was published\n")
-    before = {p["chart"]: p["digest"] for p in pushed["helm4"]}
+    values.write_text(values.read_text() + "# changed after its version was published\n")
+    before = {p["chart"]: (p["version"], p["digest"]) for p in pushed["helm4"]}
     proc = push(changed, f"{registry.url}/helm4", "--plain-http")
     assert proc.returncode == 1
     # The umbrella packs redis, so it differs as well.
-    assert "already holds redis 0.1.0, clipper 0.1.0 with different content" in proc.stderr
+    redis, umbrella = before["redis"][0], before["clipper"][0]
+    assert f"already holds redis {redis}, clipper {umbrella} with different content" in proc.stderr
     assert "Nothing was pushed" in proc.stderr
-    assert {chart: registry.manifest_digest(f"helm4/{chart}", "0.1.0") for chart in before} == before
+    after = {
+        chart: (version, registry.manifest_digest(f"helm4/{chart}", version)) for chart, (version, _) in before.items()
+    }
+    assert after == before
 
 
 @pytest.mark.parametrize(

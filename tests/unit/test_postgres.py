@@ -87,6 +87,7 @@ def test_objects_rendered_per_environment(env):
         ("NetworkPolicy", f"{FULL}-clients"),
         ("Pod", f"{FULL}-test-connection"),
         ("Secret", FULL),
+        ("Secret", f"{FULL}-superuser"),
         ("Service", FULL),
         ("Service", f"{FULL}-headless"),
         ("ServiceAccount", FULL),
@@ -208,9 +209,11 @@ def test_server_args_env_and_pgdata_in_subdirectory():
     assert c["args"] == ["postgres", "-c", "config_file=/etc/postgresql/postgresql.conf"]
     env = env_map(c)
     assert env == {
-        "POSTGRES_USER": "clipper",
+        "POSTGRES_USER": "postgres",
+        "POSTGRES_PASSWORD_FILE": "/run/secrets/postgres-superuser/password",
         "POSTGRES_DB": "clipper_db",
-        "POSTGRES_PASSWORD_FILE": PASSWORD_FILE,
+        "POSTGRES_APP_USER": "clipper",
+        "POSTGRES_APP_PASSWORD_FILE": PASSWORD_FILE,
         "PGDATA": "/var/lib/postgresql/data/pgdata",
         "POSTGRES_INITDB_ARGS": "--data-checksums",
     }
@@ -231,6 +234,8 @@ def test_password_comes_from_a_file_not_env():
                 assert "secretKeyRef" not in e.get("valueFrom", {}), f"{name}/{c['name']} {e['name']}"
             mounts = {m["name"]: m for m in c["volumeMounts"]}
             assert mounts["password"] == {"name": "password", "mountPath": "/run/secrets/postgres", "readOnly": True}
+            # The superuser's password reaches the server (for initdb) and nothing else.
+            assert ("superuser-password" in mounts) == (name == "statefulset" and c["name"] == "postgres"), c["name"]
 
 
 def test_global_postgres_wins_over_auth_everywhere():
@@ -248,9 +253,10 @@ def test_global_postgres_wins_over_auth_everywhere():
         "metrics": {"enabled": True},
     }
     docs = render(CHART, values)
-    assert not find_all(docs, "Secret"), "an existing Secret must not be shadowed by a chart-made one"
+    secrets = [d["metadata"]["name"] for d in find_all(docs, "Secret")]
+    assert secrets == [f"{FULL}-superuser"], "an existing Secret must not be shadowed by a chart-made one"
     env = env_map(server(docs))
-    assert env["POSTGRES_USER"] == "app" and env["POSTGRES_DB"] == "appdb"
+    assert env["POSTGRES_APP_USER"] == "app" and env["POSTGRES_DB"] == "appdb" and env["POSTGRES_USER"] == "postgres"
     for spec in all_pod_specs(docs).values():
         secret = {v["name"]: v for v in spec["volumes"]}["password"]["secret"]
         assert secret["secretName"] == "db-credentials"
@@ -269,7 +275,7 @@ def test_global_postgres_wins_over_auth_everywhere():
 
 def test_existing_secret_from_auth():
     docs = render(CHART, {"auth": {"existingSecret": "mine", "secretKeys": {"passwordKey": "pw"}}})
-    assert not find_all(docs, "Secret")
+    assert [d["metadata"]["name"] for d in find_all(docs, "Secret")] == [f"{FULL}-superuser"]
     secret = {v["name"]: v for v in pod(docs)["volumes"]}["password"]["secret"]
     assert secret == {"secretName": "mine", "defaultMode": 0o440, "items": [{"key": "pw", "path": "password"}]}
 
@@ -283,7 +289,7 @@ def test_extra_env_merged_by_name_user_wins():
     names = [e["name"] for e in env]
     assert len(names) == len(set(names))
     assert env_map(server(docs))["POSTGRES_INITDB_ARGS"] == "--locale=C"
-    assert names.index("POSTGRES_INITDB_ARGS") == 4, "an overridden variable keeps its place"
+    assert names.index("POSTGRES_INITDB_ARGS") == 6, "an overridden variable keeps its place"
     assert names[-1] == "TZ"
 
 
@@ -613,7 +619,8 @@ def test_checksum_config_follows_postgresql_conf_only():
 def test_initdb_extensions_and_user_scripts():
     docs = render(CHART, {"initdb": {"scripts": {"10-roles.sql": "CREATE ROLE reader;", "20-x.sh": "echo hi"}}})
     data = find(docs, "ConfigMap", f"{FULL}-initdb")["data"]
-    assert data["00-clipper-extensions.sql"].splitlines() == [
+    extensions = [line.strip() for line in data["00-clipper-roles.sh"].splitlines() if "EXTENSION" in line]
+    assert extensions == [
         'CREATE EXTENSION IF NOT EXISTS "vector";',
         'CREATE EXTENSION IF NOT EXISTS "pgcrypto";',
         'CREATE EXTENSION IF NOT EXISTS "pg_trgm";',
@@ -621,7 +628,7 @@ def test_initdb_extensions_and_user_scripts():
     ]
     assert data["10-roles.sql"].strip() == "CREATE ROLE reader;"
     assert data["20-x.sh"].strip() == "echo hi"
-    assert sorted(data)[0] == "00-clipper-extensions.sql", "the extensions run first"
+    assert sorted(data)[0] == "00-clipper-roles.sh", "the roles and extensions come first"
 
 
 # --- Services --------------------------------------------------------------------------------
@@ -1031,3 +1038,69 @@ def test_rendered_config_and_scripts_run_on_real_postgres() -> None:
         proc.terminate()
         proc.wait(timeout=30)
         shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+# --- least privilege: the application's role is not the superuser -------------------------------
+
+
+def test_init_script_creates_the_application_role_without_superuser_rights():
+    docs = render(CHART, {"initdb": {"extensions": ["vector", "ltree"]}})
+    script = find(docs, "ConfigMap", f"{FULL}-initdb")["data"]["00-clipper-roles.sh"]
+    assert '--username "$POSTGRES_USER"' in script, "the superuser runs the init script"
+    assert "CREATE ROLE :\"app_user\" LOGIN PASSWORD :'app_password';" in script
+    for power in ("SUPERUSER", "CREATEROLE", "CREATEDB", "REPLICATION", "BYPASSRLS"):
+        assert power not in script, f"the application's role must not get {power}"
+    assert 'ALTER DATABASE :"db" OWNER TO :"app_user";' in script
+    assert script.index('CREATE EXTENSION IF NOT EXISTS "vector";') > script.index("ALTER DATABASE")
+    assert 'CREATE EXTENSION IF NOT EXISTS "ltree";' in script and "pgcrypto" not in script
+    # The password is read from the mounted file inside psql, never passed on a command line.
+    assert '\\set app_password `cat "$POSTGRES_APP_PASSWORD_FILE"`' in script
+
+
+def test_superuser_secret_is_separate_and_generated():
+    docs = render(CHART)
+    secret = find(docs, "Secret", f"{FULL}-superuser")
+    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    superuser = base64.b64decode(secret["data"]["password"]).decode()
+    assert len(superuser) == 32 and superuser != stored_password(docs)
+    volumes = {v["name"]: v for v in pod(docs)["volumes"]}
+    assert volumes["superuser-password"]["secret"]["secretName"] == f"{FULL}-superuser"
+    annotations = sts(docs)["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["checksum/superuser-secret"] == hashlib.sha256(superuser.encode()).hexdigest()
+
+
+def test_superuser_from_an_existing_secret():
+    values = {"auth": {"superuser": {"username": "admin", "existingSecret": "pg-admin", "passwordKey": "pw"}}}
+    docs = render(CHART, values)
+    assert [d["metadata"]["name"] for d in find_all(docs, "Secret")] == [FULL]
+    assert env_map(server(docs))["POSTGRES_USER"] == "admin"
+    volume = {v["name"]: v for v in pod(docs)["volumes"]}["superuser-password"]["secret"]
+    assert volume == {"secretName": "pg-admin", "defaultMode": 0o440, "items": [{"key": "pw", "path": "password"}]}
+    assert "checksum/superuser-secret" not in sts(docs)["spec"]["template"]["metadata"]["annotations"]
+
+
+@pytest.mark.parametrize("helm", LOOKUP_HELMS)
+def test_superuser_password_is_kept_and_not_silently_changed(fake_kube_api: FakeKube, helm: str) -> None:
+    fake_kube_api.add_secret(f"{FULL}-superuser", {"password": "superuser-at-install"})
+    docs = render_with_lookup(CHART, helm=helm)
+    stored = find(docs, "Secret", f"{FULL}-superuser")["data"]["password"]
+    assert base64.b64decode(stored).decode() == "superuser-at-install"
+    with pytest.raises(HelmError) as err:
+        render_with_lookup(CHART, {"auth": {"superuser": {"password": "another-one"}}}, helm=helm)
+    message = err.value.stderr
+    assert f"auth.superuser.password differs from the password stored in Secret clipper/{FULL}-superuser" in message
+    assert "run ALTER ROLE postgres PASSWORD '<new>'" in message
+
+
+@pytest.mark.parametrize("helm", LOOKUP_HELMS)
+def test_upgrade_of_a_superuser_layout_install_is_refused(fake_kube_api: FakeKube, helm: str) -> None:
+    old_env = [{"name": "POSTGRES_USER", "value": "clipper"}, {"name": "POSTGRES_DB", "value": "clipper_db"}]
+    fake_kube_api.add_statefulset(FULL, [{"name": "postgres", "env": old_env}])
+    with pytest.raises(HelmError) as err:
+        render_with_lookup(CHART, helm=helm)
+    message = err.value.stderr
+    assert f"StatefulSet clipper/{FULL} was installed by a chart version whose application role is" in message
+    assert "helm-mgmt backup, uninstall with --delete-pvcs, install this version, helm-mgmt restore" in message
+    new_env = [*old_env, {"name": "POSTGRES_APP_USER", "value": "clipper"}]
+    fake_kube_api.add_statefulset(FULL, [{"name": "postgres", "env": new_env}])
+    assert find(render_with_lookup(CHART, helm=helm), "StatefulSet", FULL)

@@ -79,9 +79,24 @@ CASES: list[BadValuesCase] = [
         ['"pass word"', "global.postgres.passwordKey", "not a valid Secret key"],
     ),
     (
-        "init-script-shadows-extensions",
-        {"initdb": {"scripts": {"00-clipper-extensions.sql": "SELECT 1;"}}},
-        ["00-clipper-extensions.sql", "rename your script"],
+        "init-script-shadows-roles",
+        {"initdb": {"scripts": {"00-clipper-roles.sh": "true"}}},
+        ["00-clipper-roles.sh", "rename your script"],
+    ),
+    (
+        "app-role-is-the-superuser",
+        {"auth": {"username": "postgres"}},
+        ['auth.username and auth.superuser.username are both "postgres"', "give the superuser another name"],
+    ),
+    (
+        "superuser-password-and-existing-secret",
+        {"auth": {"superuser": {"password": "longenough", "existingSecret": "pg-admin"}}},
+        ["auth.superuser.password is set", '"pg-admin"', "remove one of them"],
+    ),
+    (
+        "superuser-name-invalid",
+        {"auth": {"superuser": {"username": "Admin User"}}},
+        ["auth.superuser.username", "Does not match pattern"],
     ),
     (
         "extra-overrides-managed-setting",

@@ -68,7 +68,7 @@ def postgres_password_source(docs: list[dict]) -> tuple[str, str]:
     if "POSTGRES_PASSWORD" in env:
         ref = env["POSTGRES_PASSWORD"]["secretKeyRef"]
         return ref["name"], ref["key"]
-    return secret_file_source(spec, pg, env["POSTGRES_PASSWORD_FILE"])
+    return secret_file_source(spec, pg, env["POSTGRES_APP_PASSWORD_FILE"])
 
 
 def redis_password_source(docs: list[dict]) -> tuple[str, str]:
@@ -154,8 +154,8 @@ def test_passwords_come_from_the_secret_the_servers_use(env):
 def test_user_and_database_come_from_global(default):
     settings = backend_env(default)
     pg = env_map(container(pod_spec(workload(default, "StatefulSet", "postgres")), "postgres"))
-    assert (settings["DB_USER"], settings["DB_NAME"]) == (pg["POSTGRES_USER"], pg["POSTGRES_DB"])
-    assert (pg["POSTGRES_USER"], pg["POSTGRES_DB"]) == ("clipper", "clipper_db")
+    assert (settings["DB_USER"], settings["DB_NAME"]) == (pg["POSTGRES_APP_USER"], pg["POSTGRES_DB"])
+    assert (pg["POSTGRES_APP_USER"], pg["POSTGRES_DB"]) == ("clipper", "clipper_db")
 
 
 def test_default_uses_the_chart_made_secrets(default):
@@ -177,8 +177,8 @@ def test_production_feeds_every_password_from_one_external_secret(production):
     backend = backend_env(production)
     assert backend["DB_PASSWORD"]["secretKeyRef"] == {"name": target, "key": "DB_PASSWORD"}
     assert backend["REDIS_PASSWORD"]["secretKeyRef"] == {"name": target, "key": "REDIS_PASSWORD"}
-    # no chart-made password Secret competes with the store
-    assert not find_all(production, "Secret")
+    # no chart-made password Secret competes with the store; PostgreSQL's superuser has its own
+    assert [s["metadata"]["name"] for s in find_all(production, "Secret")] == ["clipper-postgres-superuser"]
 
 
 def referenced_objects(docs: list[dict]) -> set[tuple[str, str]]:

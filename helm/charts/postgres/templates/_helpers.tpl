@@ -64,42 +64,56 @@ the same globals) and the server agree.
 {{- end -}}
 
 {{/*
-The password stored in the chart-made Secret. Decided once per render (memoised in
-.Values.__postgresPassword so the Secret and the checksum agree):
-  - an existing Secret (lookup) keeps its password: a different auth.password is refused unless
+A password kept in a chart-made Secret, decided once per render (memoised under .memo in .Values so
+the Secret and the checksum agree):
+  - an existing Secret (lookup) keeps its password: a different given password is refused unless
     auth.allowPasswordChange, a Secret without the key is refused;
-  - otherwise auth.password, or 32 random characters.
+  - otherwise the given password, or 32 random characters (unless auth.generate is false).
 Never rotates silently: PostgreSQL keeps the password it was initialised with.
+(dict "ctx" $ "secret" name "key" key "given" pw "givenKey" "auth.password" "note" "" "role" user "memo" "__x")
 */}}
-{{- define "postgres.password" -}}
-{{- if not (hasKey .Values "__postgresPassword") -}}
-{{- $name := include "postgres.fullname" . -}}
-{{- $key := include "postgres.passwordKey" . -}}
+{{- define "postgres.keptPassword" -}}
+{{- $ctx := .ctx -}}
+{{- if not (hasKey $ctx.Values .memo) -}}
+{{- $ns := $ctx.Release.Namespace -}}
 {{- $pw := "" -}}
-{{- $given := include "postgres.givenPassword" . -}}
-{{- $found := lookup "v1" "Secret" .Release.Namespace $name -}}
+{{- $found := lookup "v1" "Secret" $ns .secret -}}
 {{- if $found -}}
-{{- $stored := get ($found.data | default dict) $key -}}
+{{- $stored := get ($found.data | default dict) .key -}}
 {{- if not $stored -}}
-{{- fail (printf "Secret %s/%s exists but has no key %q: PostgreSQL keeps the password it was initialised with, so the chart will not invent a new one. Put the current password under %q in that Secret (kubectl -n %s edit secret %s), or set auth.existingSecret to the Secret that holds it" .Release.Namespace $name $key $key .Release.Namespace $name) -}}
+{{- fail (printf "Secret %s/%s exists but has no key %q: PostgreSQL keeps the password it was initialised with, so the chart will not invent a new one. Put the current password under %q in that Secret (kubectl -n %s edit secret %s), or set auth.existingSecret to the Secret that holds it" $ns .secret .key .key $ns .secret) -}}
 {{- end -}}
 {{- $pw = b64dec $stored -}}
-{{- if and $given (ne $given $pw) -}}
-{{- if .Values.auth.allowPasswordChange -}}
-{{- $pw = $given -}}
+{{- if and .given (ne .given $pw) -}}
+{{- if $ctx.Values.auth.allowPasswordChange -}}
+{{- $pw = .given -}}
 {{- else -}}
-{{- fail (printf "auth.password differs from the password stored in Secret %s/%s (in the umbrella the password is global.postgres.password): PostgreSQL keeps the password it was initialised with, so changing the Secret alone would lock the backend out. Either remove auth.password to keep the current one, or run ALTER ROLE %s PASSWORD '<new>' in the database first and then upgrade with auth.password=<new> and auth.allowPasswordChange=true" .Release.Namespace $name (include "postgres.username" .)) -}}
+{{- fail (printf "%s differs from the password stored in Secret %s/%s%s: PostgreSQL keeps the password it was initialised with, so changing the Secret alone would lock its users out. Either remove %s to keep the current one, or run ALTER ROLE %s PASSWORD '<new>' in the database first and then upgrade with %s=<new> and auth.allowPasswordChange=true" .givenKey $ns .secret (.note | default "") .givenKey .role .givenKey) -}}
 {{- end -}}
 {{- end -}}
 {{- else -}}
-{{- if and (not $given) (not .Values.auth.generate) -}}
-{{- fail (printf "auth.generate is false and no password is given, and Secret %s/%s does not exist (or cannot be read: helm template has no cluster access): set auth.password (global.postgres.password in the umbrella) or auth.existingSecret, or set auth.generate=true" .Release.Namespace $name) -}}
+{{- if and (not .given) (not $ctx.Values.auth.generate) -}}
+{{- fail (printf "auth.generate is false and no password is given, and Secret %s/%s does not exist (or cannot be read: helm template has no cluster access): set %s%s or an existing Secret, or set auth.generate=true" $ns .secret .givenKey (.note | default "")) -}}
 {{- end -}}
-{{- $pw = $given | default (randAlphaNum 32) -}}
+{{- $pw = .given | default (randAlphaNum 32) -}}
 {{- end -}}
-{{- $_ := set .Values "__postgresPassword" $pw -}}
+{{- $_ := set $ctx.Values .memo $pw -}}
 {{- end -}}
-{{- get .Values "__postgresPassword" -}}
+{{- get $ctx.Values .memo -}}
+{{- end -}}
+
+{{/* The application role's password in the chart-made Secret <fullname>. */}}
+{{- define "postgres.password" -}}
+{{- include "postgres.keptPassword" (dict "ctx" . "secret" (include "postgres.fullname" .) "key" (include "postgres.passwordKey" .) "given" (include "postgres.givenPassword" .) "givenKey" "auth.password" "note" " (in the umbrella the password is global.postgres.password)" "role" (include "postgres.username" .) "memo" "__postgresPassword") -}}
+{{- end -}}
+
+{{/* The superuser's Secret: auth.superuser.existingSecret or the chart-made <fullname>-superuser. */}}
+{{- define "postgres.superuserSecretName" -}}
+{{- .Values.auth.superuser.existingSecret | default (printf "%s-superuser" (include "postgres.fullname" .)) -}}
+{{- end -}}
+
+{{- define "postgres.superuserPassword" -}}
+{{- include "postgres.keptPassword" (dict "ctx" . "secret" (include "postgres.superuserSecretName" .) "key" .Values.auth.superuser.passwordKey "given" (.Values.auth.superuser.password | toString) "givenKey" "auth.superuser.password" "role" .Values.auth.superuser.username "memo" "__postgresSuperuserPassword") -}}
 {{- end -}}
 
 {{/* Validation the schema cannot express. Included once, from the StatefulSet. */}}
@@ -115,14 +129,41 @@ Never rotates silently: PostgreSQL keeps the password it was initialised with.
 {{- fail (printf "password key %q is not a valid Secret key: set auth.secretKeys.passwordKey (or global.postgres.passwordKey) to letters, digits, '-', '_' or '.', e.g. \"password\"" (include "postgres.passwordKey" .)) -}}
 {{- end -}}
 {{- range $name, $_ := .Values.initdb.scripts -}}
-{{- if eq $name "00-clipper-extensions.sql" -}}
-{{- fail "initdb.scripts must not contain \"00-clipper-extensions.sql\": the chart writes that file itself; rename your script (e.g. 10-my-script.sql)" -}}
+{{- if eq $name "00-clipper-roles.sh" -}}
+{{- fail "initdb.scripts must not contain \"00-clipper-roles.sh\": the chart writes that file itself; rename your script (e.g. 10-my-script.sql)" -}}
 {{- end -}}
 {{- end -}}
+{{- if eq (include "postgres.username" .) .Values.auth.superuser.username -}}
+{{- fail (printf "auth.username and auth.superuser.username are both %q: the application's role must not be the superuser; give the superuser another name (the default is \"postgres\")" .Values.auth.superuser.username) -}}
+{{- end -}}
+{{- if and .Values.auth.superuser.password .Values.auth.superuser.existingSecret -}}
+{{- fail (printf "auth.superuser.password is set but the superuser's password comes from the existing Secret %q: remove one of them" .Values.auth.superuser.existingSecret) -}}
+{{- end -}}
+{{- include "postgres.refuseSuperuserLayout" . -}}
 {{- $reserved := list "listen_addresses" "port" "hba_file" "ident_file" "data_directory" "config_file" "unix_socket_directories" "max_connections" "password_encryption" -}}
 {{- range $name, $_ := .Values.config.extra -}}
 {{- if has (lower $name) $reserved -}}
 {{- fail (printf "config.extra.%s is managed by the chart: remove it from config.extra (max_connections is set with config.maxConnections)" $name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Installs made before the application got its own role ran the backend as the bootstrap superuser
+(POSTGRES_USER was auth.username). Upgrading them in place would keep that superuser, so it is
+refused with the way out: a dump, a fresh install and a restore (INSTALLATION.md).
+*/}}
+{{- define "postgres.refuseSuperuserLayout" -}}
+{{- $sts := lookup "apps/v1" "StatefulSet" .Release.Namespace (include "postgres.fullname" .) -}}
+{{- if $sts -}}
+{{- $env := list -}}
+{{- range $sts.spec.template.spec.containers -}}
+{{- if eq .name "postgres" -}}
+{{- range .env -}}{{- $env = append $env .name -}}{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if not (has "POSTGRES_APP_USER" $env) -}}
+{{- fail (printf "StatefulSet %s/%s was installed by a chart version whose application role is PostgreSQL's superuser; this version gives the application a role without superuser rights, which an in-place upgrade cannot do. Move the data with a dump: helm-mgmt backup, uninstall with --delete-pvcs, install this version, helm-mgmt restore (INSTALLATION.md, \"Upgrading from the superuser layout\")" .Release.Namespace (include "postgres.fullname" .)) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -164,6 +205,17 @@ DATA_SOURCE_PASS_FILE, and the scripts export PGPASSWORD from the file into thei
         path: password
 {{- end -}}
 
+{{/* The superuser's password, for the server container only (initdb sets it). */}}
+{{- define "postgres.superuserPasswordVolume" -}}
+- name: superuser-password
+  secret:
+    secretName: {{ include "postgres.superuserSecretName" . }}
+    defaultMode: 0440
+    items:
+      - key: {{ .Values.auth.superuser.passwordKey }}
+        path: password
+{{- end -}}
+
 {{- define "postgres.passwordMount" -}}
 - name: password
   mountPath: /run/secrets/postgres
@@ -176,9 +228,11 @@ and keeps the chart's position). Renders a YAML list.
 */}}
 {{- define "postgres.env" -}}
 {{- $base := list
-  (dict "name" "POSTGRES_USER" "value" (include "postgres.username" .))
+  (dict "name" "POSTGRES_USER" "value" .Values.auth.superuser.username)
+  (dict "name" "POSTGRES_PASSWORD_FILE" "value" "/run/secrets/postgres-superuser/password")
   (dict "name" "POSTGRES_DB" "value" (include "postgres.database" .))
-  (dict "name" "POSTGRES_PASSWORD_FILE" "value" "/run/secrets/postgres/password")
+  (dict "name" "POSTGRES_APP_USER" "value" (include "postgres.username" .))
+  (dict "name" "POSTGRES_APP_PASSWORD_FILE" "value" "/run/secrets/postgres/password")
   (dict "name" "PGDATA" "value" "/var/lib/postgresql/data/pgdata")
   (dict "name" "POSTGRES_INITDB_ARGS" "value" (toString .Values.initdb.args))
 -}}
