@@ -241,6 +241,44 @@ def cmd_metrics_token(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from helm_mgmt import backup
+    from helm_mgmt.output import emit, table
+    from helm_mgmt.rollout import parse_duration
+
+    if args.list:
+        entries = backup.list_backups(args.namespace, args.release)
+        rows = [[name, f"{size} KiB"] for name, size in entries]
+        emit([{"name": n, "kib": s} for n, s in entries], args.output, table(rows, ["backup", "size"]))
+        return EXIT_OK
+    result = backup.backup_now(args.namespace, args.release, timeout=parse_duration(args.timeout))
+    emit({"job": result.name, "succeeded": result.succeeded, "log": result.logs}, args.output, result.logs.rstrip())
+    return EXIT_OK if result.succeeded else EXIT_FAILED
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from helm_mgmt import backup
+    from helm_mgmt.output import emit
+    from helm_mgmt.rollout import parse_duration
+
+    backup.check_backup_name(args.backup)
+    what = args.backup or "the newest backup"
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print(
+                f"error: restore replaces the database of {args.namespace}/{args.release} with {what}; "
+                "add --yes to confirm",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        answer = input(f"Replace the database of {args.namespace}/{args.release} with {what}? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            return EXIT_FAILED
+    result = backup.restore(args.namespace, args.release, args.backup, timeout=parse_duration(args.timeout))
+    emit({"job": result.name, "succeeded": result.succeeded, "log": result.logs}, args.output, result.logs.rstrip())
+    return EXIT_OK if result.succeeded else EXIT_FAILED
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from helm_mgmt.output import emit, table
     from helm_mgmt.release import status
@@ -412,6 +450,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="sign the token but do not store it")
     p.set_defaults(func=cmd_metrics_token)
 
+    p = sub.add_parser("backup", help="back the database up now (a Job from the backup CronJob), or --list the dumps")
+    _release_args(p, values=False)
+    p.add_argument("--list", action="store_true", help="list the dumps on the backup volume, newest first")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser(
+        "restore", help="restore a dump from the backup volume (the newest by default); the backend stops meanwhile"
+    )
+    _release_args(p, values=False)
+    p.add_argument("backup", nargs="?", help="dump file name as listed by `backup --list` (default: the newest)")
+    p.add_argument("--yes", action="store_true", help="confirm that the database is replaced")
+    p.set_defaults(func=cmd_restore)
+
     p = sub.add_parser("status", help="release revision and state, pod readiness")
     _release_args(p, values=False)
     p.set_defaults(func=cmd_status)
@@ -430,6 +481,7 @@ def _add_local_commands(sub: _CommonSubparsers) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from helm_mgmt.backup import BackupError
     from helm_mgmt.helm import HelmError
     from helm_mgmt.metricstoken import TokenError
     from helm_mgmt.release import PreflightError, ReleaseFailed
@@ -442,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
         args.pytest_args = [*extra, *args.pytest_args]
     try:
         return args.func(args)
-    except (PreflightError, HelmError, ReleaseFailed, TokenError) as err:
+    except (PreflightError, HelmError, ReleaseFailed, TokenError, BackupError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:

@@ -19,7 +19,7 @@ def commands() -> list[str]:
 def test_the_parser_has_the_documented_commands():
     documented = {"check", "lint", "test", "template", "deps", "docs", "package"}
     documented |= {"install", "upgrade", "diff", "rollback", "history", "uninstall", "status", "cluster", "up", "down"}
-    documented |= {"metrics-token"}
+    documented |= {"metrics-token", "backup", "restore"}
     assert set(commands()) == documented
 
 
@@ -56,3 +56,21 @@ def test_an_unknown_output_format_is_refused():
 def test_every_cluster_changing_command_has_a_dry_run(argv):
     assert PARSER.parse_args([*argv, "--dry-run"]).dry_run is True
     assert PARSER.parse_args(argv).dry_run is False
+
+
+def test_restore_refuses_a_path_and_an_unconfirmed_run_before_touching_a_cluster(monkeypatch, capsys):
+    from helm_mgmt import backup, cli
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("the cluster was touched")
+
+    monkeypatch.setattr(backup, "kubectl", no_cluster)
+    monkeypatch.setattr(backup, "kubectl_json", no_cluster)
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    assert cli.main(["restore", "../../etc/passwd", "--yes"]) == cli.EXIT_FAILED
+    assert "backup '../../etc/passwd' is not a dump file name" in capsys.readouterr().err
+    assert cli.main(["restore", "clipper_db-20261203T031500Z.dump"]) == cli.EXIT_USAGE
+    assert "add --yes to confirm" in capsys.readouterr().err
+    args = PARSER.parse_args(["restore", "clipper_db-20261203T031500Z.dump", "--yes", "-n", "shop"])
+    assert (args.backup, args.yes, args.namespace) == ("clipper_db-20261203T031500Z.dump", True, "shop")
+    assert PARSER.parse_args(["backup", "--list"]).list
