@@ -1,4 +1,5 @@
-"""Where the shared stack of the cluster tests lives: the umbrella with the local values."""
+"""Where the shared stack of the cluster tests lives (the umbrella with the local values), and psql
+in a release's PostgreSQL pod."""
 
 from __future__ import annotations
 
@@ -7,3 +8,16 @@ from pathlib import Path
 STACK_NAMESPACE = "clipper-e2e"
 RELEASE = "clipper"
 LOCAL_VALUES = Path(__file__).resolve().parents[2] / "helm" / "charts" / "clipper" / "examples" / "values-local.yaml"
+# As the backend logs in: the application's role over TCP, with the password file it gets.
+APP_SQL = (
+    'PGPASSWORD="$(cat "$POSTGRES_APP_PASSWORD_FILE")" '
+    'psql -h 127.0.0.1 -U "$POSTGRES_APP_USER" -d "$POSTGRES_DB" -v ON_ERROR_STOP=1 -tAc "$Q"'
+)
+
+
+def psql(kubectl, namespace: str, query: str, shell: str = APP_SQL, check: bool = True):
+    """Run ``query`` (as $Q) with ``shell`` in the server container of <RELEASE>-postgres-0."""
+    pod = f"{RELEASE}-postgres-0"
+    return kubectl(
+        "exec", "-n", namespace, pod, "-c", "postgres", "--", "env", f"Q={query}", "sh", "-c", shell, check=check
+    )

@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from stackenv import LOCAL_VALUES
+from stackenv import APP_SQL, LOCAL_VALUES, psql
 from test_clipper_app import fetch, login
 
 from helm_mgmt.cli import main
@@ -30,10 +30,6 @@ POSTGRES_POD = f"{RELEASE}-postgres-0"
 # The last commit whose postgres chart made the application's role the bootstrap superuser.
 SUPERUSER_LAYOUT_COMMIT = "2c3b4a9"
 BACKUP_VALUES = ["postgres.backup.enabled=true", "postgres.backup.persistence.size=1Gi", "frontend.enabled=false"]
-APP_SQL = (
-    'PGPASSWORD="$(cat "$POSTGRES_APP_PASSWORD_FILE")" '
-    'psql -h 127.0.0.1 -U "$POSTGRES_APP_USER" -d "$POSTGRES_DB" -v ON_ERROR_STOP=1 -tAc "$Q"'
-)
 # Before the change the container had no POSTGRES_APP_*: its POSTGRES_USER was the application's.
 OLD_SQL = (
     'PGPASSWORD="$(cat "$POSTGRES_PASSWORD_FILE")" '
@@ -42,22 +38,8 @@ OLD_SQL = (
 STORY: dict[str, str] = {}
 
 
-def psql(kubectl, query: str, shell: str = APP_SQL, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return kubectl(
-        "exec",
-        "-n",
-        NAMESPACE,
-        POSTGRES_POD,
-        "-c",
-        "postgres",
-        "--",
-        "env",
-        f"Q={query}",
-        "sh",
-        "-c",
-        shell,
-        check=check,
-    )
+def sql(kubectl, query: str, shell: str = APP_SQL, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return psql(kubectl, NAMESPACE, query, shell, check)
 
 
 def mgmt(capsys, *args: str) -> tuple[int, str, str]:
@@ -102,11 +84,11 @@ def test_superuser_layout_install_gets_data_and_a_backup(cluster, helm, kubectl,
     old_values = old_umbrella / "examples" / "values-local.yaml"
     helm.run(["install", RELEASE, str(old_umbrella), "-n", NAMESPACE, "-f", str(old_values), *sets], timeout=600)
     wait_all_ready(NAMESPACE, RELEASE, timeout=600)
-    assert psql(kubectl, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user", OLD_SQL).stdout.strip() == "t"
+    assert sql(kubectl, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user", OLD_SQL).stdout.strip() == "t"
 
     username = f"e2e_backup_{uuid.uuid4().hex[:8]}"
     insert = "INSERT INTO users (twitch_id, username, display_name, role) VALUES ('{0}', '{0}', '{0}', 'user')"
-    psql(kubectl, insert.format(username), OLD_SQL)
+    sql(kubectl, insert.format(username), OLD_SQL)
     with api() as port:
         base = f"http://127.0.0.1:{port}"
         token = login(base, username)
@@ -154,28 +136,28 @@ def test_fresh_install_of_the_new_chart_restores_the_backup(helm, kubectl, api, 
         read = fetch(f"{base}/api/v1/playlists/{STORY['playlist']}")
         assert read.status == 200 and read.json()["data"]["title"] == "kept across the move"
         assert login(base, STORY["username"]), "the restored user logs in"
-    version = psql(kubectl, "SELECT version::text || dirty::text FROM schema_migrations").stdout.strip()
+    version = sql(kubectl, "SELECT version::text || dirty::text FROM schema_migrations").stdout.strip()
     assert version.endswith("false"), f"schema_migrations after the restore: {version}"
 
 
 def test_application_role_has_no_superuser_powers(kubectl):
-    assert psql(kubectl, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user").stdout.strip() == "f"
+    assert sql(kubectl, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user").stdout.strip() == "f"
     owner = "SELECT pg_get_userbyid(datdba) = current_user FROM pg_database WHERE datname = current_database()"
-    assert psql(kubectl, owner).stdout.strip() == "t", "the application's role owns its database"
+    assert sql(kubectl, owner).stdout.strip() == "t", "the application's role owns its database"
     foreign = (
         "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'S', 'v', 'm') "
         "AND pg_get_userbyid(c.relowner) <> current_user "
         "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')"
     )
-    assert psql(kubectl, foreign).stdout.strip() == "0", "every restored table belongs to the application's role"
+    assert sql(kubectl, foreign).stdout.strip() == "0", "every restored table belongs to the application's role"
     for statement, error in (
         ("CREATE ROLE intruder", "permission denied to create role"),
         ("SELECT rolpassword FROM pg_authid", "permission denied for table pg_authid"),
         ("COPY (SELECT 1) TO PROGRAM 'id'", "permission denied to COPY to or from an external program"),
         ("ALTER SYSTEM SET work_mem = '1GB'", "permission denied to set parameter"),
     ):
-        refused = psql(kubectl, statement, check=False)
+        refused = sql(kubectl, statement, check=False)
         assert refused.returncode != 0 and error in refused.stderr, f"{statement}: {refused.stderr}"
 
 
@@ -193,7 +175,7 @@ def test_superuser_password_is_only_in_the_server_pod(kubectl):
         'PGPASSWORD="$(cat /run/secrets/postgres-superuser/password)" '
         'psql -h 127.0.0.1 -U "$POSTGRES_USER" -d postgres -tAc "$Q"'
     )
-    assert psql(kubectl, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user", su_sql).stdout.strip() == "t"
+    assert sql(kubectl, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user", su_sql).stdout.strip() == "t"
 
 
 def test_retention_keeps_the_newest_dumps_and_a_failed_restore_changes_nothing(helm, kubectl, api, capsys):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pytest
-from stackenv import LOCAL_VALUES, RELEASE
+from stackenv import LOCAL_VALUES, RELEASE, psql
 
 from helm_mgmt.charts import load_charts
 from helm_mgmt.helm import HelmError
@@ -59,13 +59,7 @@ def fetch(url: str, method: str = "GET", payload: dict | None = None, token: str
 
 def sql(kubectl, namespace: str, query: str) -> str:
     """psql in the PostgreSQL pod over TCP as the application's role, with the password the backend gets."""
-    cmd = (
-        'PGPASSWORD="$(cat "$POSTGRES_APP_PASSWORD_FILE")" '
-        'psql -h 127.0.0.1 -U "$POSTGRES_APP_USER" -d "$POSTGRES_DB" -v ON_ERROR_STOP=1 -tAc "$Q"'
-    )
-    return kubectl(
-        "exec", "-n", namespace, f"{RELEASE}-postgres-0", "--", "env", f"Q={query}", "sh", "-c", cmd
-    ).stdout.strip()
+    return psql(kubectl, namespace, query).stdout.strip()
 
 
 def backend_pods(kubectl, namespace: str) -> list[dict]:
