@@ -29,6 +29,15 @@ CASES = [
         {"loki": {"enabled": False}},
         ["lokiDatasource.enabled is true while loki.enabled is false", "lokiDatasource.url"],
     ),
+    (
+        "log-shipper-without-loki",
+        {"loki": {"enabled": False}, "lokiDatasource": {"enabled": False}},
+        ["logShipper.enabled is true while loki.enabled is false", "logShipper.lokiUrl"],
+    ),
+    ("log-shipper-url-not-a-url", {"logShipper": {"lokiUrl": "loki:3100/push"}}, ["lokiUrl"]),
+    ("log-shipper-latest-tag", {"logShipper": {"image": {"tag": "latest"}}}, ["image", "tag"]),
+    ("log-shipper-bad-namespace", {"logShipper": {"namespaces": ["Clipper_Prod"]}}, ["namespaces"]),
+    ("log-shipper-bad-label-name", {"logShipper": {"externalLabels": {"my-cluster": "eu1"}}}, ["my-cluster"]),
     # The vendored loki chart's own schema.
     ("loki-replicas-not-a-number", {"loki": {"singleBinary": {"replicas": "one"}}}, ["replicas"]),
 ]

@@ -207,7 +207,7 @@ def test_a_library_change_changes_every_chart_that_packages_it(released, tmp_pat
     assert changed == {"clipper-common", "backend", "frontend", "postgres", "redis", "clipper"}
     for state in states:
         if state.changed:
-            assert f"chart {state.name} changed since 0.1.0" in state.problem()
+            assert f"chart {state.name} changed since {state.recorded_version}" in state.problem()
 
 
 def test_the_failure_says_which_command_fixes_it():
@@ -295,25 +295,35 @@ def test_a_chart_that_is_gone_leaves_the_record(released, tmp_path):
     assert load_record(record_file) == saved
 
 
+def bump(version: str, part: int) -> str:
+    """The version with its major (0), minor (1) or patch (2) raised, lower parts zeroed."""
+    numbers = [int(n) for n in version.split("-")[0].split(".")]
+    numbers[part] += 1
+    return ".".join(str(n if i <= part else 0) for i, n in enumerate(numbers))
+
+
 @pytest.mark.helm
 def test_a_bumped_leaf_and_its_umbrella_are_recorded_with_changelog_entries(released, tmp_path):
     charts = clone(released, tmp_path)
     values = charts / "redis" / "values.yaml"
     values.write_text(values.read_text() + "# a change\n")
-    set_version(charts / "redis", "0.1.1")
-    set_version(charts / "clipper", "0.1.0", {"redis": "0.1.1"})
-    with pytest.raises(ReleaseError, match=r"chart clipper 0\.1\.0 is not recorded") as err:
-        record(charts_root=charts, notes=["redis 0.1.1"], today=DAY)
+    current = {name: chart.version for name, chart in load_charts(charts).items()}
+    redis, umbrella = bump(current["redis"], 2), bump(current["clipper"], 1)
+    note = f"redis {redis}"
+    set_version(charts / "redis", redis)
+    set_version(charts / "clipper", current["clipper"], {"redis": redis})
+    with pytest.raises(ReleaseError, match=rf"chart clipper {re.escape(current['clipper'])} is not recorded") as err:
+        record(charts_root=charts, notes=[note], today=DAY)
     assert "chart redis" not in str(err.value)
-    set_version(charts / "clipper", "0.2.0", {"redis": "0.1.1"})
-    lines = record(charts_root=charts, notes=["redis 0.1.1"], today=DAY)
-    assert [line.split(" (")[0] for line in lines] == ["redis 0.1.1 recorded", "clipper 0.2.0 recorded"]
+    set_version(charts / "clipper", umbrella, {"redis": redis})
+    lines = record(charts_root=charts, notes=[note], today=DAY)
+    assert [line.split(" (")[0] for line in lines] == [f"redis {redis} recorded", f"clipper {umbrella} recorded"]
     saved = load_record(charts.parent / "released.json")
-    assert (saved["redis"]["version"], saved["clipper"]["version"]) == ("0.1.1", "0.2.0")
+    assert (saved["redis"]["version"], saved["clipper"]["version"]) == (redis, umbrella)
     assert not [s for s in chart_states(load_charts(charts), saved) if s.changed]
-    for chart, version in (("redis", "0.1.1"), ("clipper", "0.2.0")):
+    for chart, version in (("redis", redis), ("clipper", umbrella)):
         entries = changelog_entries((charts / chart / "CHANGELOG.md").read_text())
-        assert entries[version] == (DAY.isoformat(), "### Changed\n- redis 0.1.1")
+        assert entries[version] == (DAY.isoformat(), f"### Changed\n- {note}")
     # The umbrella packs the new redis, changelog included.
-    inside = _tgz_files((charts / "clipper" / "charts" / "redis-0.1.1.tgz").read_bytes())
-    assert f"## [0.1.1] - {DAY.isoformat()}" in inside["redis/CHANGELOG.md"].decode()
+    inside = _tgz_files((charts / "clipper" / "charts" / f"redis-{redis}.tgz").read_bytes())
+    assert f"## [{redis}] - {DAY.isoformat()}" in inside["redis/CHANGELOG.md"].decode()

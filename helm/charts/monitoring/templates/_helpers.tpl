@@ -42,6 +42,9 @@ app.kubernetes.io/part-of: clipper
 {{- if and .Values.lokiDatasource.enabled (not $loki.enabled) (not .Values.lokiDatasource.url) -}}
 {{- $errors = append $errors "lokiDatasource.enabled is true while loki.enabled is false: give lokiDatasource.url (your own Loki) or set lokiDatasource.enabled=false." -}}
 {{- end -}}
+{{- if and .Values.logShipper.enabled (not $loki.enabled) (not .Values.logShipper.lokiUrl) -}}
+{{- $errors = append $errors "logShipper.enabled is true while loki.enabled is false: give logShipper.lokiUrl (your own Loki's push URL) or set logShipper.enabled=false." -}}
+{{- end -}}
 {{- if $errors -}}
 {{- fail (printf "\n%s" (join "\n" $errors)) -}}
 {{- end -}}
@@ -58,4 +61,20 @@ app.kubernetes.io/part-of: clipper
 {{- else -}}
 {{- printf "%s-%s" .Release.Name $name | trunc 26 | trimSuffix "-" -}}
 {{- end -}}
+{{- end -}}
+
+{{/* Where Alloy pushes: logShipper.lokiUrl, else this release's Loki gateway. */}}
+{{- define "monitoring.lokiPushUrl" -}}
+{{- $loki := index .Values "loki" -}}
+{{- $ns := $loki.namespaceOverride | default .Release.Namespace -}}
+{{- .Values.logShipper.lokiUrl | default (printf "http://%s-gateway.%s.svc/loki/api/v1/push" (include "monitoring.lokiFullname" .) $ns) -}}
+{{- end -}}
+
+{{- define "monitoring.logShipperName" -}}
+{{- printf "%s-log-shipper" .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "monitoring.logShipperSelector" -}}
+app.kubernetes.io/name: log-shipper
+app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
