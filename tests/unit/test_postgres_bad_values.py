@@ -96,7 +96,7 @@ CASES: list[BadValuesCase] = [
     (
         "superuser-name-invalid",
         {"auth": {"superuser": {"username": "Admin User"}}},
-        ["auth.superuser.username", "Does not match pattern"],
+        ["superuser", "username"],
     ),
     (
         "extra-overrides-managed-setting",
