@@ -153,7 +153,12 @@ def install(
         # nothing changed, so there is nothing to roll back.
         raise ReleaseFailed(f"Helm refused to {verb[0]} {spec.release} before changing anything: {why[0]}")
     why += _hook_logs(spec.namespace, err) + rollout.diagnose(spec.namespace, spec.release)
-    raise ReleaseFailed(_failure(spec, why, _undo(helm, spec, previous)))
+    try:
+        undone = _undo(helm, spec, previous)
+    except HelmError as undo_err:
+        last = (undo_err.stderr.strip().splitlines() or ["helm gave no message"])[-2:]
+        undone = f"rolling back to revision {previous} failed as well ({' '.join(last)}): see `helm-mgmt status`"
+    raise ReleaseFailed(_failure(spec, why, undone))
 
 
 def _hook_logs(namespace: str, helm_error: str) -> list[str]:

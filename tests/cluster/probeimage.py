@@ -1,4 +1,5 @@
-"""A tiny test image (``probe``: idle, DNS lookup, file write, HTTP serve/get) built from Go source here.
+"""A tiny test image (``probe``: idle, DNS lookup, file write, HTTP serve/get, a steady load) built
+from Go source here.
 
 The tag is a digest of the source, so an edited probe is rebuilt and imported under a new name.
 """
@@ -14,7 +15,8 @@ from helm_mgmt.localcluster.imagearchive import pack
 from helm_mgmt.paths import cache_root
 
 SOURCE = Path(__file__).with_name("probe")
-TAG = hashlib.sha256(b"".join((SOURCE / name).read_bytes() for name in ("go.mod", "main.go"))).hexdigest()[:12]
+SOURCES = [SOURCE / "go.mod", *sorted(SOURCE.glob("*.go"))]
+TAG = hashlib.sha256(b"".join(path.read_bytes() for path in SOURCES)).hexdigest()[:12]
 IMAGE = f"localhost/clipper-kit/probe:{TAG}"
 
 

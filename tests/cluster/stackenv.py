@@ -21,3 +21,9 @@ def psql(kubectl, namespace: str, query: str, shell: str = APP_SQL, check: bool 
     return kubectl(
         "exec", "-n", namespace, pod, "-c", "postgres", "--", "env", f"Q={query}", "sh", "-c", shell, check=check
     )
+
+
+def backend_ready_url(kubectl, namespace: str) -> str:
+    """The backend Service's readiness route by ClusterIP: a rollout is measured, not the DNS."""
+    ip = kubectl("get", "service", f"{RELEASE}-backend", "-n", namespace, "-o", "jsonpath={.spec.clusterIP}").stdout
+    return f"http://{ip}:8080/health/ready"

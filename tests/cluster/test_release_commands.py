@@ -1,11 +1,13 @@
 """helm-mgmt's release commands against the real stack: an upgrade that never gets Ready and one
 that crash-loops each fail within their timeout, are rolled back by the tool with the reason, and
-history shows it; diff shows what an upgrade would change; bad values never reach the cluster."""
+history shows it, while a steady load through the backend Service sees no failed request; diff
+shows what an upgrade would change; bad values never reach the cluster."""
 
 from __future__ import annotations
 
 import pytest
-from stackenv import RELEASE
+from loadpod import steady_load
+from stackenv import RELEASE, backend_ready_url
 
 from helm_mgmt.diff import upgrade_diff
 from helm_mgmt.release import PreflightError, ReleaseFailed, ReleaseSpec, history, install
@@ -33,12 +35,14 @@ CRASH_CONFIG = "release-test-crash"
     ],
     ids=["readiness-never-passes", "crash-loop"],
 )
-def test_a_failing_upgrade_is_rolled_back_with_the_reason(stack, helm, kubectl, bad, expected):
+def test_a_failing_upgrade_is_rolled_back_with_the_reason(stack, helm, kubectl, probe_image, bad, expected):
     kubectl("create", "configmap", CRASH_CONFIG, "-n", stack, "--from-literal=GIN_MODE=bogus", check=False)
     before = history(helm, RELEASE, stack)[-1]["revision"]
     template = backend_template(kubectl, stack)
-    with pytest.raises(ReleaseFailed) as err:
+    url = backend_ready_url(kubectl, stack)
+    with steady_load(kubectl, stack, url) as load, pytest.raises(ReleaseFailed) as err:
         install(helm, spec(stack, bad, timeout="100s"), upgrade=True, report=lambda _line: None)
+    assert load["ok"] >= 5000 and load["fail"] == 0, f"the running release stopped serving: {load}"
     message = str(err.value)
     assert f"rolled back to revision {before}" in message
     for fragment in expected:

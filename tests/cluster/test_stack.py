@@ -187,7 +187,7 @@ def _pod_template_annotation(kubectl, name: str) -> str | None:
 
 def test_rolling_update_has_no_downtime_then_rolls_back(stack, helm, kubectl):
     """Traffic through the backend Service during `helm upgrade` sees no failed request
-    (maxUnavailable 0, readiness gates, preStop pause); then `helm rollback` and
+    (maxUnavailable 0, readiness probes, preStop pause); then `helm rollback` and
     `kubectl rollout undo` each restore the previous pod template."""
     chart = str(LOCAL_VALUES.parents[1])
     backend = f"{RELEASE}-backend"
