@@ -95,3 +95,30 @@ def test_digest_pins_the_image():
 def test_off_renders_nothing_of_it(values):
     docs = shipper(values, env="local" if values is None else None)
     assert not [d for d in docs if d["metadata"]["name"].startswith("monitoring-log-shipper")]
+
+
+def test_network_policy_lets_it_reach_dns_the_api_server_and_loki_only():
+    policy = find(shipper(), "NetworkPolicy", "monitoring-log-shipper")
+    assert policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "log-shipper"
+    assert policy["spec"]["ingress"] == []
+    dns, api, loki = policy["spec"]["egress"]
+    assert {p["port"] for p in dns["ports"]} == {53} and "to" not in dns
+    assert [p["port"] for p in api["ports"]] == [443, 6443]
+    assert loki["ports"] == [{"port": 8080, "protocol": "TCP"}]
+    gateway = loki["to"][0]["podSelector"]["matchLabels"]
+    assert gateway == {
+        "app.kubernetes.io/name": "loki",
+        "app.kubernetes.io/instance": "monitoring",
+        "app.kubernetes.io/component": "gateway",
+    }
+    pods = [d for d in shipper() if d["kind"] == "Deployment" and d["metadata"]["name"] == "monitoring-loki-gateway"]
+    labels = pods[0]["spec"]["template"]["metadata"]["labels"]
+    assert gateway.items() <= labels.items(), "the policy must select the gateway pods this render makes"
+    ports = [p["containerPort"] for c in pods[0]["spec"]["template"]["spec"]["containers"] for p in c.get("ports", [])]
+    assert 8080 in ports
+    own = find(
+        shipper({"logShipper": {"lokiUrl": "https://logs.example.com/loki/api/v1/push"}}),
+        "NetworkPolicy",
+        "monitoring-log-shipper",
+    )
+    assert own["spec"]["egress"][2] == {"ports": [{"port": 443, "protocol": "TCP"}]}
