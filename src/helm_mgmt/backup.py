@@ -80,8 +80,7 @@ def _job_from(cronjob: dict[str, Any], suffix: str, script: str | None, env: dic
     container["env"] = [*container.get("env", []), *({"name": k, "value": v} for k, v in env.items())]
     template["spec"]["ttlSecondsAfterFinished"] = 86400
     template["spec"]["backoffLimit"] = 0
-    metadata = {"name": name, "namespace": cronjob["metadata"]["namespace"], **template.get("metadata", {})}
-    metadata["name"] = name
+    metadata = {**template.get("metadata", {}), "name": name, "namespace": cronjob["metadata"]["namespace"]}
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": template["spec"]}
 
 

@@ -74,21 +74,21 @@ def history(helm: Helm, release: str, namespace: str) -> list[dict]:
     return json.loads(helm.run(["history", release, "--namespace", namespace, "-o", "json"]).stdout)
 
 
-def _deployed_revision(helm: Helm, spec: ReleaseSpec) -> int | None:
+def _revisions(helm: Helm, spec: ReleaseSpec) -> list[dict]:
+    """The release's history, empty when there is no release."""
     try:
-        revisions = history(helm, spec.release, spec.namespace)
+        return history(helm, spec.release, spec.namespace)
     except HelmError:
-        return None
-    deployed = [r["revision"] for r in revisions if r["status"] in ("deployed", "superseded")]
-    return max(deployed) if deployed else None
+        return []
 
 
-def _latest_revision(helm: Helm, spec: ReleaseSpec) -> int | None:
-    """The newest revision in any state, None without a release."""
-    try:
-        return max((r["revision"] for r in history(helm, spec.release, spec.namespace)), default=None)
-    except HelmError:
-        return None
+def _deployed_revision(revisions: list[dict]) -> int | None:
+    return max((r["revision"] for r in revisions if r["status"] in ("deployed", "superseded")), default=None)
+
+
+def _latest_revision(revisions: list[dict]) -> int | None:
+    """The newest revision in any state."""
+    return max((r["revision"] for r in revisions), default=None)
 
 
 def _undo(helm: Helm, spec: ReleaseSpec, previous: int | None) -> str:
@@ -127,8 +127,9 @@ def install(
         return helm.run([*args, dry_run_flag(helm)]).stdout
     if not wait:
         return helm.run([*args, "--timeout", spec.timeout], timeout=timeout + 60).stdout
-    previous = _deployed_revision(helm, spec) if upgrade else None
-    latest = _latest_revision(helm, spec)
+    revisions = _revisions(helm, spec)
+    previous = _deployed_revision(revisions) if upgrade else None
+    latest = _latest_revision(revisions)
     report(f"{verb[0]} {spec.release} in {spec.namespace} (hooks such as the migrations Job run first)")
     # Helm waits (so that a rollout that does not converge is recorded as failed in the history);
     # we watch beside it to say what is rolling, and diagnose and roll back ourselves.
@@ -148,7 +149,7 @@ def install(
         report(f"{spec.release} is updated and Ready ({time.monotonic() - started:.0f}s)")
         return out
     why = [(err.strip().splitlines() or ["helm gave no message"])[-1]]
-    if _latest_revision(helm, spec) == latest:
+    if _latest_revision(_revisions(helm, spec)) == latest:
         # Helm stopped before recording a revision (e.g. a chart's check on what is deployed):
         # nothing changed, so there is nothing to roll back.
         raise ReleaseFailed(f"Helm refused to {verb[0]} {spec.release} before changing anything: {why[0]}")
