@@ -12,38 +12,38 @@ from contextlib import contextmanager
 import probeimage
 
 
+def restricted_pod(name: str, namespace: str, container: dict, labels: dict | None = None, volumes=None) -> str:
+    """A one-shot pod that Pod Security `restricted` admits: uid 10001, seccomp RuntimeDefault, no
+    privilege escalation, every capability dropped; ``container`` adds its image, command and more."""
+    security = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    spec = {
+        "restartPolicy": "Never",
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [
+            {
+                "imagePullPolicy": "IfNotPresent",
+                **container,
+                "securityContext": {**security, **container.get("securityContext", {})},
+            }
+        ],
+    }
+    if volumes:
+        spec["volumes"] = volumes
+    metadata = {"name": name, "namespace": namespace, **({"labels": labels} if labels else {})}
+    return json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec})
+
+
 def _pod(name: str, namespace: str, url: str, rate: int, keepalive: bool) -> str:
-    security = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True}
-    return json.dumps(
-        {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/name": "load"}},
-            "spec": {
-                "restartPolicy": "Never",
-                "securityContext": {
-                    "runAsNonRoot": True,
-                    "runAsUser": 10001,
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
-                "containers": [
-                    {
-                        "name": "load",
-                        "image": probeimage.IMAGE,
-                        "imagePullPolicy": "IfNotPresent",
-                        "args": ["load", url, str(rate), "keepalive" if keepalive else "close"],
-                        "securityContext": security,
-                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-                        "resources": {
-                            "requests": {"cpu": "50m", "memory": "32Mi"},
-                            "limits": {"cpu": "500m", "memory": "128Mi"},
-                        },
-                    }
-                ],
-                "volumes": [{"name": "tmp", "emptyDir": {}}],
-            },
-        }
-    )
+    container = {
+        "name": "load",
+        "image": probeimage.IMAGE,
+        "args": ["load", url, str(rate), "keepalive" if keepalive else "close"],
+        "securityContext": {"readOnlyRootFilesystem": True},
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"cpu": "500m", "memory": "128Mi"}},
+    }
+    volumes = [{"name": "tmp", "emptyDir": {}}]
+    return restricted_pod(name, namespace, container, {"app.kubernetes.io/name": "load"}, volumes)
 
 
 def _phase(kubectl, namespace: str, name: str) -> str:

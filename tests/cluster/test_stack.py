@@ -11,6 +11,7 @@ import re
 import time
 
 import pytest
+from loadpod import restricted_pod
 from stackenv import LOCAL_VALUES, RELEASE
 from stackenv import STACK_NAMESPACE as NAMESPACE
 
@@ -152,32 +153,13 @@ echo "ok=$ok fail=$fail"
 
 def _traffic_pod(namespace: str, url: str, image: str) -> str:
     """A restricted-compliant pod that requests `url` every 100 ms until /tmp/stop exists."""
-    security = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
-    return json.dumps(
-        {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": "rollout-traffic", "namespace": namespace},
-            "spec": {
-                "restartPolicy": "Never",
-                "securityContext": {
-                    "runAsNonRoot": True,
-                    "runAsUser": 10001,
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
-                "containers": [
-                    {
-                        "name": "traffic",
-                        "image": image,
-                        "imagePullPolicy": "IfNotPresent",
-                        "command": ["sh", "-c", PROBE_LOOP],
-                        "env": [{"name": "URL", "value": url}],
-                        "securityContext": security,
-                    }
-                ],
-            },
-        }
-    )
+    container = {
+        "name": "traffic",
+        "image": image,
+        "command": ["sh", "-c", PROBE_LOOP],
+        "env": [{"name": "URL", "value": url}],
+    }
+    return restricted_pod("rollout-traffic", namespace, container)
 
 
 def _pod_template_annotation(kubectl, name: str) -> str | None:
