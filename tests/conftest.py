@@ -4,6 +4,8 @@ means a missing prerequisite."""
 
 from __future__ import annotations
 
+import json
+import os
 from collections import Counter
 
 import pytest
@@ -49,3 +51,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         c = counts[name]
         parts.append(f"{name} {c['passed']} passed, {c['failed'] + c['error']} failed, {c['skipped']} skipped")
     terminalreporter.write_line("tests by kind: " + "; ".join(parts))
+    counts_file = os.environ.get("CLIPPER_TEST_COUNTS")
+    if counts_file and not hasattr(config, "workerinput"):
+        merged = {
+            k: {"passed": c["passed"], "failed": c["failed"] + c["error"], "skipped": c["skipped"]}
+            for k, c in counts.items()
+        }
+        with open(counts_file, "w") as out:
+            json.dump(merged, out)

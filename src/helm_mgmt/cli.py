@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from pathlib import Path
 
@@ -47,21 +46,9 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    from helm_mgmt.paths import REPO_ROOT
+    from helm_mgmt.testrun import run_tests
 
-    # Test files or folders given on the command line replace the whole suite.
-    paths = [a for a in args.pytest_args if not a.startswith("-") and (REPO_ROOT / a.split("::")[0]).exists()]
-    cmd = [sys.executable, "-m", "pytest", *([] if paths else [str(REPO_ROOT / "tests")])]
-    if args.all:
-        cmd += ["--fail-on-skip"]
-    else:
-        cmd += ["-m", "not cluster and not servers"]
-    if args.output == "json":
-        report = REPO_ROOT / "dist" / "test-report.xml"
-        report.parent.mkdir(exist_ok=True)
-        cmd += [f"--junitxml={report}"]
-    cmd += args.pytest_args
-    return subprocess.run(cmd, cwd=REPO_ROOT, check=False).returncode
+    return run_tests(args.all, args.pytest_args, json_report=args.output == "json")
 
 
 def cmd_template(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from helm_mgmt.paths import cache_root, logs_dir
+from helm_mgmt.paths import cache_lock, cache_root, logs_dir
 
 HEARTBEAT_S = 30.0
 
@@ -59,9 +59,26 @@ def go_install(
     exe = target / binary
     if exe.is_file():
         return exe
-    target.mkdir(parents=True, exist_ok=True)
+    # `go install` writes the binary in place: a second process must not run a half-written one.
+    with cache_lock(target.parent / f".{target.name}.lock"):
+        if not exe.is_file():
+            _build(name, version, package, exe, ldflags, cwd, env_extra, tags)
+    return exe
+
+
+def _build(
+    name: str,
+    version: str,
+    package: str,
+    exe: Path,
+    ldflags: str,
+    cwd: Path | None,
+    env_extra: dict[str, str] | None,
+    tags: str,
+) -> None:
+    exe.parent.mkdir(parents=True, exist_ok=True)
     env = go_env()
-    env["GOBIN"] = str(target)
+    env["GOBIN"] = str(exe.parent)
     if env_extra:
         env.update(env_extra)
     log = logs_dir() / f"build-{name}-{version}.log"
@@ -77,7 +94,6 @@ def go_install(
     if result.returncode != 0 or not exe.is_file():
         tail = "".join(log.read_text().splitlines(keepends=True)[-15:])
         raise BuildError(f"building {name} {version} failed (exit {result.returncode}); see {log}:\n{tail}")
-    return exe
 
 
 def run_logged(cmd: list[str], cwd: Path, log: Path, env: dict[str, str], what: str) -> None:

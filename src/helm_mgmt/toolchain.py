@@ -8,7 +8,7 @@ from pathlib import Path
 
 from helm_mgmt import debian
 from helm_mgmt.gobuild import bin_dir, go_install
-from helm_mgmt.paths import logs_dir
+from helm_mgmt.paths import cache_lock, logs_dir
 
 
 @dataclass(frozen=True)
@@ -73,8 +73,11 @@ def ensure_promtool() -> Path:
     cache; the Prometheus server is not installed."""
     version = debian.candidate_version("prometheus") or "unknown"
     exe = bin_dir("promtool", version) / "promtool"
-    if not exe.is_file():
-        debian.extract_binary("prometheus", "/usr/bin/promtool", exe, logs_dir() / "promtool.log")
+    if exe.is_file():
+        return exe
+    with cache_lock(exe.parent.parent / f".{exe.parent.name}.lock"):
+        if not exe.is_file():
+            debian.extract_binary("prometheus", "/usr/bin/promtool", exe, logs_dir() / "promtool.log")
     return exe
 
 

@@ -25,12 +25,14 @@ HERE = Path(__file__).parent
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark every test here ``cluster``; the stack's uninstall and the cluster's tear-down run
-    behind all others."""
+    behind all other cluster tests."""
     for item in items:
         if HERE in Path(item.fspath).parents:
             item.add_marker(pytest.mark.cluster)
+    # Cluster tests first, so the tear-down frees the machine for whatever the same run does next.
     items.sort(
         key=lambda item: (
+            item.get_closest_marker("cluster") is None,
             item.get_closest_marker("cluster_down") is not None,
             item.get_closest_marker("stack_uninstall") is not None,
         )

@@ -20,7 +20,6 @@ image without bootstrapping Debian again. Building needs root (debootstrap, chro
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -30,14 +29,13 @@ import sys
 import tarfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from helm_mgmt import debian
 from helm_mgmt.localcluster import clipperapp, monitoringbuild
-from helm_mgmt.paths import REPO_ROOT, cache_root, logs_dir
+from helm_mgmt.paths import REPO_ROOT, cache_lock, cache_root, logs_dir
 
 SUPPORT_DIR = Path(__file__).with_name("images")
 # The recipes users build Clipper's images from (Containerfiles) and the files they copy in.
@@ -563,17 +561,6 @@ class _StepRunner:
             )
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _require_tools(progress: Progress) -> None:
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if not missing:
@@ -736,7 +723,7 @@ def build_all(progress: Progress = stderr_progress, *, names: Iterable[str] | No
     """Build (or reuse) the images named (default: the stack's, STACK_IMAGES; ``ALL_IMAGES`` adds
     the monitoring images); returns image name -> docker-archive path."""
     recipes = recipes_named(names)
-    with _locked(cache_root() / "images" / ".lock"):
+    with cache_lock(cache_root() / "images" / ".lock"):
         if any(not archive_path(recipe).is_file() for recipe in recipes):
             _require_tools(progress)
         return {recipe.name: build_image(recipe, progress) for recipe in recipes}
