@@ -88,6 +88,22 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from helm_mgmt import schemagen
+
+    if args.check:
+        stale = schemagen.stale()
+        for chart in stale:
+            print(f"stale: {schemagen.target(chart).relative_to(schemagen.REPO_ROOT)}")
+        print("schemas up to date" if not stale else "run `helm-mgmt schema` and commit the result")
+        return EXIT_FAILED if stale else EXIT_OK
+    changed = schemagen.write_all()
+    for path in changed:
+        print(f"generated {path}")
+    print(f"{len(changed)} schema(s) changed")
+    return EXIT_OK
+
+
 def _package_usage(args: argparse.Namespace) -> str | None:
     """Options of `package` that only make sense with another option."""
     if (args.amend or args.note) and not args.record:
@@ -359,6 +375,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("docs", help="regenerate chart READMEs from the values comments (helm-docs)")
     p.set_defaults(func=cmd_docs)
+
+    p = sub.add_parser("schema", help="generate each chart's values.schema.json from helm/schema/")
+    p.add_argument("--check", action="store_true", help="only report schemas that differ from their source")
+    p.set_defaults(func=cmd_schema)
 
     p = sub.add_parser(
         "package",

@@ -17,7 +17,7 @@ def commands() -> list[str]:
 
 
 def test_the_parser_has_the_documented_commands():
-    documented = {"check", "lint", "test", "template", "deps", "docs", "package"}
+    documented = {"check", "lint", "test", "template", "deps", "docs", "schema", "package"}
     documented |= {"install", "upgrade", "diff", "rollback", "history", "uninstall", "status", "cluster", "up", "down"}
     documented |= {"metrics-token", "backup", "restore"}
     assert set(commands()) == documented

@@ -13,6 +13,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+import yaml
 from chartcopy import clone, released_copy, set_version
 
 from helm_mgmt.charts import _tgz_files, load_charts, sync_dependencies
@@ -249,6 +250,10 @@ def test_a_release_without_notes_is_refused():
         changelog_with_release(new_changelog("redis"), "redis", "0.2.0", "2026-12-03")
 
 
+def version_of(chart_dir: Path) -> str:
+    return yaml.safe_load((chart_dir / "Chart.yaml").read_text())["version"]
+
+
 # --- recording --------------------------------------------------------------------------------------------
 
 
@@ -260,7 +265,7 @@ def test_recording_refuses_a_changed_chart_that_was_not_bumped_and_writes_nothin
     before = (record_file.read_text(), changelog.read_text() if changelog.exists() else None)
     with pytest.raises(ReleaseError) as err:
         record(charts_root=charts, notes=["x"], today=DAY, sync=no_sync)
-    assert "chart redis 0.1.0 is not recorded" in str(err.value)
+    assert f"chart redis {version_of(charts / 'redis')} is not recorded" in str(err.value)
     assert "helm/charts/redis/Chart.yaml" in str(err.value) and "--amend" in str(err.value)
     assert (record_file.read_text(), changelog.read_text() if changelog.exists() else None) == before
 
@@ -277,12 +282,13 @@ def test_amend_records_a_change_under_the_same_version(released, tmp_path):
     values, changelog = charts / "redis" / "values.yaml", charts / "redis" / "CHANGELOG.md"
     values.write_text(values.read_text() + "# a change\n")
     earlier = changelog_entries(changelog.read_text()) if changelog.exists() else {}
+    version = version_of(charts / "redis")
     lines = record(charts_root=charts, notes=["fixed a comment"], amend=True, today=DAY, sync=no_sync)
-    assert [line.split(" (")[0] for line in lines] == ["redis 0.1.0 amended"]
+    assert [line.split(" (")[0] for line in lines] == [f"redis {version} amended"]
     states = {s.name: s for s in chart_states(load_charts(charts), load_record(charts.parent / "released.json"))}
-    assert not states["redis"].changed and states["redis"].recorded_version == "0.1.0"
-    date, body = changelog_entries(changelog.read_text())["0.1.0"]
-    assert date == earlier.get("0.1.0", (DAY.isoformat(),))[0] and "- fixed a comment" in body
+    assert not states["redis"].changed and states["redis"].recorded_version == version
+    date, body = changelog_entries(changelog.read_text())[version]
+    assert date == earlier.get(version, (DAY.isoformat(),))[0] and "- fixed a comment" in body
     assert record(charts_root=charts, sync=no_sync) == ["every chart matches its release record: nothing to record"]
 
 

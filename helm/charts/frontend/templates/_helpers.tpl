@@ -37,6 +37,8 @@ Checks the schema cannot express. Renders nothing.
 {{- if ge (int .Values.preStopSleepSeconds) (int .Values.terminationGracePeriodSeconds) -}}
 {{- fail (printf "preStopSleepSeconds (%v) must be shorter than terminationGracePeriodSeconds (%v), or nginx is killed before it can finish requests: lower preStopSleepSeconds or raise the grace period" .Values.preStopSleepSeconds .Values.terminationGracePeriodSeconds) -}}
 {{- end -}}
+{{- /* the exporter's image is checked even while metrics are off, so that turning them on later cannot fail */ -}}
+{{- $_ := include "clipper-common.image" (dict "ctx" . "image" .Values.metrics.image "key" "metrics.image") -}}
 {{- range .Values.extraVolumes -}}
 {{- if has .name (list "nginx-cache" "nginx-run" "tmp") -}}
 {{- fail (printf "extraVolumes entry %q clashes with a volume the chart mounts for nginx: rename it" .name) -}}

@@ -45,6 +45,10 @@ app.kubernetes.io/part-of: clipper
 {{- if and .Values.logShipper.enabled (not $loki.enabled) (not .Values.logShipper.lokiUrl) -}}
 {{- $errors = append $errors "logShipper.enabled is true while loki.enabled is false: give logShipper.lokiUrl (your own Loki's push URL) or set logShipper.enabled=false." -}}
 {{- end -}}
+{{- $shipperImage := .Values.logShipper.image -}}
+{{- if and (not $shipperImage.digest) (has $shipperImage.tag (list "" "latest")) -}}
+{{- $errors = append $errors (printf "logShipper.image.tag %q does not pin a release: set logShipper.image.tag to a version (e.g. v1.21.0) or logShipper.image.digest to a sha256 digest" $shipperImage.tag) -}}
+{{- end -}}
 {{- if $errors -}}
 {{- fail (printf "\n%s" (join "\n" $errors)) -}}
 {{- end -}}
