@@ -485,6 +485,9 @@ def _add_local_commands(sub: _CommonSubparsers) -> None:
     from helm_mgmt.stack import add_stack_parsers
 
     add_stack_parsers(sub)
+    from helm_mgmt.bench.cli import add_bench_parser
+
+    add_bench_parser(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

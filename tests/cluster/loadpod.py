@@ -1,6 +1,7 @@
-"""A steady load on a URL from a pod in the namespace under test (the probe's `load` mode): a fixed
-rate, a 5 s timeout, no retries, every refused or reset connection, timeout and non-2xx answer
-counted as a failure. Start it before a scenario, stop it after, judge the tally."""
+"""A steady load on a URL from a pod in the namespace under test (helm-mgmt's load generator, the
+same one `helm-mgmt bench` uses): a fixed rate, a 5 s timeout, no retries, every refused or reset
+connection, timeout and non-2xx answer counted as a failure. Start it before a scenario, stop it
+after, judge the tally."""
 
 from __future__ import annotations
 
@@ -9,41 +10,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import probeimage
+from helm_mgmt.bench import loadgen
+from helm_mgmt.bench.loadgen import restricted_pod
 
-
-def restricted_pod(name: str, namespace: str, container: dict, labels: dict | None = None, volumes=None) -> str:
-    """A one-shot pod that Pod Security `restricted` admits: uid 10001, seccomp RuntimeDefault, no
-    privilege escalation, every capability dropped; ``container`` adds its image, command and more."""
-    security = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
-    spec = {
-        "restartPolicy": "Never",
-        "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
-        "containers": [
-            {
-                "imagePullPolicy": "IfNotPresent",
-                **container,
-                "securityContext": {**security, **container.get("securityContext", {})},
-            }
-        ],
-    }
-    if volumes:
-        spec["volumes"] = volumes
-    metadata = {"name": name, "namespace": namespace, **({"labels": labels} if labels else {})}
-    return json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec})
-
-
-def _pod(name: str, namespace: str, url: str, rate: int, keepalive: bool) -> str:
-    container = {
-        "name": "load",
-        "image": probeimage.IMAGE,
-        "args": ["load", url, str(rate), "keepalive" if keepalive else "close"],
-        "securityContext": {"readOnlyRootFilesystem": True},
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-        "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"cpu": "500m", "memory": "128Mi"}},
-    }
-    volumes = [{"name": "tmp", "emptyDir": {}}]
-    return restricted_pod(name, namespace, container, {"app.kubernetes.io/name": "load"}, volumes)
+__all__ = ["restricted_pod", "steady_load"]
 
 
 def _phase(kubectl, namespace: str, name: str) -> str:
@@ -61,17 +31,20 @@ def _wait(check, timeout: float, what: str) -> None:
 @contextmanager
 def steady_load(kubectl, namespace: str, url: str, rate: int = 50, keepalive: bool = False) -> Iterator[dict]:
     """``with steady_load(...) as tally:`` loads ``url`` for the duration of the block; after it,
-    ``tally`` holds ok, fail, errors (by kind), statuses (non-2xx) and samples of the errors."""
+    ``tally`` holds ok, fail, errors (by kind), statuses (non-2xx), samples of the errors and the
+    counts per second."""
+    loadgen.import_image()
     name = f"load-{int(time.time() * 1000) % 10**8}"
-    kubectl("apply", "-f", "-", stdin=_pod(name, namespace, url, rate, keepalive))
+    streams = json.dumps([loadgen.stream("load", url, rate, keepalive)])
+    kubectl("apply", "-f", "-", stdin=loadgen.pod(name, namespace, ["run", streams]))
     tally: dict = {}
     try:
         _wait(lambda: _phase(kubectl, namespace, name) == "Running", 120, f"load pod {name} to run")
         time.sleep(2)
         yield tally
-        kubectl("exec", name, "-n", namespace, "--", "/probe", "write", "/tmp/stop", "stop")
+        kubectl("exec", name, "-n", namespace, "--", "/loadgen", "stop")
         _wait(lambda: _phase(kubectl, namespace, name) in ("Succeeded", "Failed"), 60, f"load pod {name} to finish")
         log = kubectl("logs", name, "-n", namespace).stdout.strip().splitlines()
-        tally.update(json.loads(log[-1]))
+        tally.update(json.loads(log[-1])["streams"]["load"])
     finally:
         kubectl("delete", "pod", name, "-n", namespace, "--wait=false", check=False)

@@ -1,4 +1,4 @@
-"""A tiny test image (``probe``: idle, DNS lookup, file write, HTTP serve/get, a steady load) built
+"""A tiny test image (``probe``: idle, DNS lookup, file write, HTTP serve/get) built
 from Go source here.
 
 The tag is a digest of the source, so an edited probe is rebuilt and imported under a new name.

@@ -320,9 +320,7 @@ def test_published_image_runs_as_root_outside_restricted(stack, helm, kubectl, t
         kubectl("delete", "namespace", namespace, "--wait=false")
 
 
-def test_a_failing_migration_stops_the_upgrade_and_the_pods_keep_serving(
-    stack, helm, kubectl, api, probe_image, tmp_path
-):
+def test_a_failing_migration_stops_the_upgrade_and_the_pods_keep_serving(stack, helm, kubectl, api, tmp_path):
     """An upgrade whose migration fails (the snapshot's migrations plus a broken 000112) fails in
     its pre-upgrade Job with the database's error: helm-mgmt rolls it back and says why, no pod is
     replaced, and a steady load through the backend Service sees no failed request."""

@@ -35,7 +35,7 @@ CRASH_CONFIG = "release-test-crash"
     ],
     ids=["readiness-never-passes", "crash-loop"],
 )
-def test_a_failing_upgrade_is_rolled_back_with_the_reason(stack, helm, kubectl, probe_image, bad, expected):
+def test_a_failing_upgrade_is_rolled_back_with_the_reason(stack, helm, kubectl, bad, expected):
     kubectl("create", "configmap", CRASH_CONFIG, "-n", stack, "--from-literal=GIN_MODE=bogus", check=False)
     before = history(helm, RELEASE, stack)[-1]["revision"]
     template = backend_template(kubectl, stack)

@@ -19,7 +19,7 @@ def commands() -> list[str]:
 def test_the_parser_has_the_documented_commands():
     documented = {"check", "lint", "test", "template", "deps", "docs", "schema", "package"}
     documented |= {"install", "upgrade", "diff", "rollback", "history", "uninstall", "status", "cluster", "up", "down"}
-    documented |= {"metrics-token", "backup", "restore"}
+    documented |= {"metrics-token", "backup", "restore", "bench"}
     assert set(commands()) == documented
 
 

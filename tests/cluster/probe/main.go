@@ -1,5 +1,5 @@
 // Command probe is the test image's only program: it idles, resolves names, writes files, serves
-// or fetches HTTP, or keeps a steady load on a URL, so that cluster tests can check DNS, volumes,
+// or fetches HTTP, so that cluster tests can check DNS, volumes,
 // Services and rollouts from inside a pod.
 package main
 
@@ -16,7 +16,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: probe idle | lookup NAME | write PATH TEXT | serve ADDR | get URL | load URL RATE keepalive|close")
+		fmt.Fprintln(os.Stderr, "usage: probe idle | lookup NAME | write PATH TEXT | serve ADDR | get URL")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -65,12 +65,6 @@ func main() {
 			fmt.Fprintln(os.Stderr, "status", resp.StatusCode, err)
 			os.Exit(1)
 		}
-	case "load":
-		if len(os.Args) != 5 {
-			fmt.Fprintln(os.Stderr, "usage: probe load URL RATE keepalive|close")
-			os.Exit(2)
-		}
-		os.Exit(load(os.Args[2], os.Args[3], os.Args[4] == "keepalive"))
 	default:
 		fmt.Fprintln(os.Stderr, "unknown command", os.Args[1])
 		os.Exit(2)

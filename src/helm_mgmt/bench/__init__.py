@@ -1,0 +1,1 @@
+"""`helm-mgmt bench`: the zero-downtime benchmark of a chart on the local cluster."""

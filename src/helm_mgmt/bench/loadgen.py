@@ -1,0 +1,88 @@
+"""The load generator (``loadgen/``, Go) as an image of one static binary, and the pod that runs it.
+
+The image tag is a digest of the source, so an edited generator is rebuilt and imported under a
+new name. The pod is one that Pod Security `restricted` admits, so it runs in the namespaces the
+charts are installed into.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+from helm_mgmt.gobuild import go_env
+from helm_mgmt.localcluster.imagearchive import pack
+from helm_mgmt.paths import cache_lock, cache_root
+
+SOURCE = Path(__file__).with_name("loadgen")
+SOURCES = [SOURCE / "go.mod", *sorted(SOURCE.glob("*.go"))]
+TAG = hashlib.sha256(b"".join(path.read_bytes() for path in SOURCES)).hexdigest()[:12]
+IMAGE = f"localhost/clipper-kit/loadgen:{TAG}"
+LABELS = {"app.kubernetes.io/name": "loadgen"}
+
+
+def archive() -> Path:
+    out = cache_root() / "localcluster" / f"loadgen-{TAG}.tar"
+    if out.exists():
+        return out
+    with cache_lock(out.with_suffix(".lock")):
+        if not out.exists():
+            binary = out.with_name(f"loadgen-{TAG}")
+            binary.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run(
+                ["go", "build", "-trimpath", "-ldflags", "-s -w", "-o", str(binary), "."],
+                cwd=SOURCE,
+                env={**go_env(), "CGO_ENABLED": "0"},
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            pack(out, IMAGE, {"/loadgen": binary}, ["/loadgen"])
+    return out
+
+
+def import_image() -> str:
+    from helm_mgmt.localcluster import containerd
+
+    containerd.import_image(archive(), IMAGE)
+    return IMAGE
+
+
+def restricted_pod(name: str, namespace: str, container: dict, labels: dict | None = None, volumes=None) -> str:
+    """A one-shot pod that Pod Security `restricted` admits: uid 10001, seccomp RuntimeDefault, no
+    privilege escalation, every capability dropped; ``container`` adds its image, command and more."""
+    security = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    spec = {
+        "restartPolicy": "Never",
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [
+            {
+                "imagePullPolicy": "IfNotPresent",
+                **container,
+                "securityContext": {**security, **container.get("securityContext", {})},
+            }
+        ],
+    }
+    if volumes:
+        spec["volumes"] = volumes
+    metadata = {"name": name, "namespace": namespace, **({"labels": labels} if labels else {})}
+    return json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec})
+
+
+def pod(name: str, namespace: str, args: list[str], cpu_limit: str = "500m") -> str:
+    """The generator's pod: ``args`` are loadgen's (``idle`` to exec runs into it later)."""
+    container = {
+        "name": "loadgen",
+        "image": IMAGE,
+        "args": args,
+        "securityContext": {"readOnlyRootFilesystem": True},
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"cpu": cpu_limit, "memory": "256Mi"}},
+    }
+    return restricted_pod(name, namespace, container, LABELS, [{"name": "tmp", "emptyDir": {}}])
+
+
+def stream(name: str, url: str, rate: int, keepalive: bool) -> dict:
+    return {"name": name, "url": url, "rate": rate, "keepalive": keepalive}

@@ -1,0 +1,3 @@
+module clipper-kit.local/loadgen
+
+go 1.24.0

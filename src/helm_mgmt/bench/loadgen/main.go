@@ -1,0 +1,213 @@
+// Command loadgen keeps a steady, open-loop load on one or more URLs from inside the cluster and
+// counts every outcome: each request has a 5 s timeout and is never retried, so a refused or reset
+// connection, a timeout and any non-2xx answer is one failure. It reports per second, so that a
+// benchmark can plot failures and latency against the moments a rollout started and ended.
+//
+//	loadgen run STREAMS_JSON   load until the stop file (/tmp/stop) exists, then print the result as JSON
+//	loadgen stop               create the stop file
+//	loadgen idle               wait for SIGTERM (a pod to exec runs into)
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// stopFile ends a run; LOADGEN_STOP_FILE names another (tests outside a pod use their own).
+var stopFile = func() string {
+	if path := os.Getenv("LOADGEN_STOP_FILE"); path != "" {
+		return path
+	}
+	return "/tmp/stop"
+}()
+
+// Stream is one load: a URL at a rate, over kept-alive connections or a new one per request.
+type Stream struct {
+	Name      string `json:"name"`
+	URL       string `json:"url"`
+	Rate      int    `json:"rate"`
+	KeepAlive bool   `json:"keepalive"`
+}
+
+type second struct {
+	OK        int       `json:"ok"`
+	Fail      int       `json:"fail"`
+	latencies []float64 // milliseconds, successful requests only
+	P99       float64   `json:"p99_ms"`
+}
+
+type tally struct {
+	mu       sync.Mutex
+	started  time.Time
+	OK       int            `json:"ok"`
+	Fail     int            `json:"fail"`
+	Errors   map[string]int `json:"errors"`
+	Statuses map[string]int `json:"statuses"`
+	Samples  []string       `json:"samples"`
+	Seconds  []*second      `json:"per_second"`
+}
+
+func newTally(started time.Time) *tally {
+	return &tally{started: started, Errors: map[string]int{}, Statuses: map[string]int{}}
+}
+
+func (t *tally) add(sent time.Time, status int, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	idx := int(sent.Sub(t.started) / time.Second)
+	for len(t.Seconds) <= idx {
+		t.Seconds = append(t.Seconds, &second{})
+	}
+	s := t.Seconds[idx]
+	switch {
+	case err != nil:
+		t.Fail++
+		s.Fail++
+		t.Errors[classify(err)]++
+		if len(t.Samples) < 20 {
+			t.Samples = append(t.Samples, sent.UTC().Format("15:04:05.000")+" "+err.Error())
+		}
+	case status >= 200 && status < 300:
+		t.OK++
+		s.OK++
+		s.latencies = append(s.latencies, float64(time.Since(sent).Microseconds())/1000)
+	default:
+		t.Fail++
+		s.Fail++
+		t.Statuses[strconv.Itoa(status)]++
+	}
+}
+
+func (t *tally) finish() {
+	for _, s := range t.Seconds {
+		if len(s.latencies) == 0 {
+			continue
+		}
+		sort.Float64s(s.latencies)
+		s.P99 = s.latencies[(len(s.latencies)*99-1)/100]
+	}
+}
+
+func classify(err error) string {
+	var netErr net.Error
+	msg := err.Error()
+	switch {
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return "timeout"
+	case strings.Contains(msg, "connection refused"):
+		return "refused"
+	case strings.Contains(msg, "connection reset"), strings.Contains(msg, "broken pipe"), strings.Contains(msg, "EOF"):
+		return "reset"
+	case strings.Contains(msg, "no route to host"):
+		return "no-route"
+	default:
+		return "other"
+	}
+}
+
+func stopped() bool {
+	_, err := os.Stat(stopFile)
+	return err == nil
+}
+
+// drive sends s.Rate requests a second, each in its own goroutine (requests never wait for one
+// another), until the stop file appears; then it waits for the requests in flight.
+func drive(s Stream, t *tally, done *sync.WaitGroup) {
+	defer done.Done()
+	transport := &http.Transport{DisableKeepAlives: !s.KeepAlive, MaxIdleConnsPerHost: 256}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: transport}
+	var inflight sync.WaitGroup
+	ticker := time.NewTicker(time.Second / time.Duration(s.Rate))
+	defer ticker.Stop()
+	for range ticker.C {
+		if stopped() {
+			break
+		}
+		inflight.Add(1)
+		go func(sent time.Time) {
+			defer inflight.Done()
+			resp, err := client.Get(s.URL)
+			if err != nil {
+				t.add(sent, 0, err)
+				return
+			}
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			t.add(sent, resp.StatusCode, err)
+		}(time.Now())
+	}
+	inflight.Wait()
+}
+
+func run(arg string) int {
+	var streams []Stream
+	if err := json.Unmarshal([]byte(arg), &streams); err != nil || len(streams) == 0 {
+		fmt.Fprintln(os.Stderr, "STREAMS_JSON must be a non-empty list of {name, url, rate, keepalive}:", err)
+		return 2
+	}
+	for _, s := range streams {
+		if s.Name == "" || s.URL == "" || s.Rate < 1 || s.Rate > 2000 {
+			fmt.Fprintf(os.Stderr, "stream %+v: needs a name, a url and a rate of 1 to 2000 requests per second\n", s)
+			return 2
+		}
+	}
+	os.Remove(stopFile)
+	started := time.Now()
+	tallies := map[string]*tally{}
+	var done sync.WaitGroup
+	for _, s := range streams {
+		tallies[s.Name] = newTally(started)
+		done.Add(1)
+		go drive(s, tallies[s.Name], &done)
+	}
+	done.Wait()
+	for _, t := range tallies {
+		t.finish()
+	}
+	out, _ := json.Marshal(map[string]any{
+		"started_unix": float64(started.UnixNano()) / 1e9,
+		"seconds":      time.Since(started).Seconds(),
+		"streams":      tallies,
+	})
+	fmt.Println(string(out))
+	return 0
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: loadgen run STREAMS_JSON | stop | idle")
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "run":
+		if len(os.Args) != 3 {
+			fmt.Fprintln(os.Stderr, "usage: loadgen run STREAMS_JSON")
+			os.Exit(2)
+		}
+		os.Exit(run(os.Args[2]))
+	case "stop":
+		if err := os.WriteFile(stopFile, []byte("stop"), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	case "idle":
+		signals := make(chan os.Signal, 1)
+		signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
+		<-signals
+	default:
+		fmt.Fprintln(os.Stderr, "unknown command", os.Args[1])
+		os.Exit(2)
+	}
+}

@@ -1,0 +1,81 @@
+"""The benchmark's load generator, built from its Go source and run against HTTP servers on
+loopback: every non-2xx answer and every refused connection is a failure, counted per stream and
+per second, with no retry; a stop file ends the run."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from helm_mgmt.bench import loadgen
+from helm_mgmt.gobuild import go_env
+
+pytestmark = pytest.mark.servers
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 (the stdlib's name)
+        code = 200 if self.path == "/ok" else 503
+        self.send_response(code)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"hi")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("loadgen") / "loadgen"
+    subprocess.run(["go", "build", "-o", str(out), "."], cwd=loadgen.SOURCE, env=go_env(), check=True)
+    return out
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_counts_every_outcome_per_stream_and_second(binary: Path, server, tmp_path: Path) -> None:
+    streams = [
+        loadgen.stream("ok", f"{server}/ok", 40, True),
+        loadgen.stream("unavailable", f"{server}/down", 20, False),
+        loadgen.stream("refused", f"http://127.0.0.1:{_closed_port()}/", 10, False),
+    ]
+    stop = tmp_path / "stop"
+    env = {"LOADGEN_STOP_FILE": str(stop)}
+    proc = subprocess.Popen([str(binary), "run", json.dumps(streams)], stdout=subprocess.PIPE, text=True, env=env)
+    time.sleep(3.2)
+    stop.write_text("stop")
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    result = json.loads(out)["streams"]
+    ok, down, refused = result["ok"], result["unavailable"], result["refused"]
+    assert ok["fail"] == 0 and 100 <= ok["ok"] <= 140, ok
+    assert down["ok"] == 0 and down["statuses"] == {"503": down["fail"]} and down["fail"] >= 50
+    assert refused["ok"] == 0 and refused["errors"] == {"refused": refused["fail"]} and refused["fail"] >= 25
+    assert sum(sec["ok"] for sec in ok["per_second"]) == ok["ok"]
+    assert all(sec["p99_ms"] > 0 for sec in ok["per_second"] if sec["ok"])
+
+
+def test_refuses_streams_it_cannot_run(binary: Path) -> None:
+    bad = json.dumps([loadgen.stream("x", "http://127.0.0.1:1/", 0, True)])
+    proc = subprocess.run([str(binary), "run", bad], capture_output=True, text=True)
+    assert proc.returncode == 2 and "rate of 1 to 2000" in proc.stderr

@@ -1,0 +1,82 @@
+"""`helm-mgmt bench` without a cluster: bad arguments are refused before anything runs, the load
+generator's pod is one Pod Security `restricted` admits, and the report adds up what it is given."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from helm_mgmt.bench import loadgen, report
+from helm_mgmt.bench.cli import check_args
+from helm_mgmt.cli import build_parser
+from helm_mgmt.release import PreflightError
+
+
+def _args(*argv: str):
+    return build_parser().parse_args(["bench", *argv])
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--scenarios", "upgrade,drain"], "--scenarios 'upgrade,drain': unknown drain; choose from upgrade"),
+        (["--scenarios", ","], "unknown (none given)"),
+        (["--rate", "0"], "--rate 0: give 1 to 500"),
+        (["--rate", "501"], "--rate 501"),
+        (["--min-requests", "0"], "--min-requests 0"),
+        (["--chart", "/nonexistent"], "--chart /nonexistent: no Chart.yaml there"),
+    ],
+)
+def test_bad_arguments_are_named(argv, message) -> None:
+    with pytest.raises(PreflightError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        check_args(_args(*argv))
+
+
+def test_the_default_arguments_select_every_scenario() -> None:
+    assert check_args(_args()) == ["upgrade", "rollback", "rollout-undo", "evict", "hpa", "upgrade-control"]
+
+
+def test_the_generator_pod_is_restricted() -> None:
+    pod = json.loads(loadgen.pod("g", "ns", ["idle"]))
+    spec, container = pod["spec"], pod["spec"]["containers"][0]
+    assert spec["securityContext"]["runAsNonRoot"] and spec["securityContext"]["seccompProfile"]["type"]
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": True,
+    }
+    assert container["image"] == loadgen.IMAGE and container["args"] == ["idle"]
+    assert container["resources"]["limits"]["cpu"] == "500m"
+
+
+def _scenario(name: str, per_stream: dict[str, list[tuple[int, int, float]]]) -> dict:
+    streams = {
+        stream: {
+            "ok": sum(s[0] for s in seconds),
+            "fail": sum(s[1] for s in seconds),
+            "per_second": [{"ok": o, "fail": f, "p99_ms": p} for o, f, p in seconds],
+        }
+        for stream, seconds in per_stream.items()
+    }
+    return {
+        "name": name,
+        "streams": streams,
+        "marks": {"start": 1.0, "end": 2.0},
+        "operation_seconds": 1.0,
+        "peak_memory_mib": 300.0,
+    }
+
+
+def test_totals_and_series_add_the_streams_up(tmp_path) -> None:
+    sc = _scenario("upgrade", {"a": [(10, 0, 5.0), (9, 1, 7.0)], "b": [(10, 0, 9.0), (8, 2, 3.0), (10, 0, 4.0)]})
+    assert report.totals(sc) == {"requests": 50, "ok": 47, "fail": 3}
+    assert report.series(sc) == {"ok": [20, 17, 10], "fail": [0, 3, 0], "p99_ms": [9.0, 7.0, 4.0]}
+    results = {"chart": "c", "rate_per_stream": 10, "streams": [{}, {}], "install_seconds": 61.0, "scenarios": [sc]}
+    lines = report.summary_lines(results)
+    assert lines[0] == "install to all Ready: 61s"
+    assert lines[1].startswith("upgrade: 3 failed of 50 (a 1, b 2)")
+    written = json.loads(report.write_json(results, tmp_path / "b.json").read_text())
+    assert written["scenarios"][0]["totals"]["fail"] == 3
+    png = report.write_png(results, tmp_path / "b.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000
