@@ -75,6 +75,50 @@ def test_counts_every_outcome_per_stream_and_second(binary: Path, server, tmp_pa
     assert all(sec["p99_ms"] > 0 for sec in ok["per_second"] if sec["ok"])
 
 
+@pytest.fixture
+def one_answer_per_connection():
+    """A server that answers the first request of a connection (keeping it alive) and closes the
+    connection on the second without answering: the client must not hide that with a retry."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.5)
+    done = threading.Event()
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nhi")
+            conn.recv(65536)
+
+    def accept() -> None:
+        while not done.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    done.set()
+    listener.close()
+
+
+def test_a_silent_retry_on_a_closed_keepalive_connection_counts_as_a_failure(
+    binary: Path, one_answer_per_connection: str, tmp_path: Path
+) -> None:
+    stop = tmp_path / "stop"
+    streams = json.dumps([loadgen.stream("s", one_answer_per_connection, 20, True)])
+    proc = subprocess.Popen(
+        [str(binary), "run", streams], stdout=subprocess.PIPE, text=True, env={"LOADGEN_STOP_FILE": str(stop)}
+    )
+    time.sleep(2.2)
+    stop.write_text("stop")
+    out, _ = proc.communicate(timeout=30)
+    tally = json.loads(out)["streams"]["s"]
+    assert tally["fail"] >= 10 and tally["errors"] == {"reset": tally["fail"]}, tally
+    assert any("the HTTP client retried" in sample for sample in tally["samples"])
+
+
 def test_refuses_streams_it_cannot_run(binary: Path) -> None:
     bad = json.dumps([loadgen.stream("x", "http://127.0.0.1:1/", 0, True)])
     proc = subprocess.run([str(binary), "run", bad], capture_output=True, text=True)

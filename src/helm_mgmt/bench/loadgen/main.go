@@ -9,21 +9,29 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"os/signal"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
+
+// errRetried marks a request Go's HTTP client sent twice: it silently retries an idempotent request
+// when the server closed the kept-alive connection first. The standard here is no retries, so the
+// first attempt counts as a failure even when the second succeeds.
+var errRetried = errors.New("connection reset: the server closed the kept-alive connection; the HTTP client retried")
 
 // stopFile ends a run; LOADGEN_STOP_FILE names another (tests outside a pod use their own).
 var stopFile = func() string {
@@ -138,7 +146,7 @@ func drive(s Stream, t *tally, done *sync.WaitGroup) {
 		inflight.Add(1)
 		go func(sent time.Time) {
 			defer inflight.Done()
-			resp, err := client.Get(s.URL)
+			resp, err := get(client, s.URL)
 			if err != nil {
 				t.add(sent, 0, err)
 				return
@@ -149,6 +157,22 @@ func drive(s Stream, t *tally, done *sync.WaitGroup) {
 		}(time.Now())
 	}
 	inflight.Wait()
+}
+
+// get is one GET; a retry the client made on its own is returned as errRetried.
+func get(client *http.Client, url string) (*http.Response, error) {
+	var attempts atomic.Int32
+	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { attempts.Add(1) }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err == nil && attempts.Load() > 1 {
+		resp.Body.Close()
+		return nil, errRetried
+	}
+	return resp, err
 }
 
 func run(arg string) int {
