@@ -73,6 +73,7 @@ def test_counts_every_outcome_per_stream_and_second(binary: Path, server, tmp_pa
     assert refused["ok"] == 0 and refused["errors"] == {"refused": refused["fail"]} and refused["fail"] >= 25
     assert sum(sec["ok"] for sec in ok["per_second"]) == ok["ok"]
     assert all(sec["p99_ms"] > 0 for sec in ok["per_second"] if sec["ok"])
+    assert 0 < ok["p50_ms"] <= ok["p99_ms"] and down["p99_ms"] == 0
 
 
 @pytest.fixture

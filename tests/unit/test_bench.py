@@ -56,6 +56,8 @@ def _scenario(name: str, per_stream: dict[str, list[tuple[int, int, float]]]) ->
             "ok": sum(s[0] for s in seconds),
             "fail": sum(s[1] for s in seconds),
             "per_second": [{"ok": o, "fail": f, "p99_ms": p} for o, f, p in seconds],
+            "p50_ms": min(p for _, _, p in seconds),
+            "p99_ms": max(p for _, _, p in seconds),
         }
         for stream, seconds in per_stream.items()
     }
@@ -70,12 +72,18 @@ def _scenario(name: str, per_stream: dict[str, list[tuple[int, int, float]]]) ->
 
 def test_totals_and_series_add_the_streams_up(tmp_path) -> None:
     sc = _scenario("upgrade", {"a": [(10, 0, 5.0), (9, 1, 7.0)], "b": [(10, 0, 9.0), (8, 2, 3.0), (10, 0, 4.0)]})
-    assert report.totals(sc) == {"requests": 50, "ok": 47, "fail": 3}
+    assert report.totals(sc) == {
+        "requests": 50,
+        "ok": 47,
+        "fail": 3,
+        "worst_stream_p50_ms": 5.0,
+        "worst_stream_p99_ms": 9.0,
+    }
     assert report.series(sc) == {"ok": [20, 17, 10], "fail": [0, 3, 0], "p99_ms": [9.0, 7.0, 4.0]}
     results = {"chart": "c", "rate_per_stream": 10, "streams": [{}, {}], "install_seconds": 61.0, "scenarios": [sc]}
     lines = report.summary_lines(results)
     assert lines[0] == "install to all Ready: 61s"
-    assert lines[1].startswith("upgrade: 3 failed of 50 (a 1, b 2)")
+    assert lines[1].startswith("upgrade: 3 failed of 50 (a 1, b 2); p50 5 ms, p99 9 ms (worst stream)")
     written = json.loads(report.write_json(results, tmp_path / "b.json").read_text())
     assert written["scenarios"][0]["totals"]["fail"] == 3
     png = report.write_png(results, tmp_path / "b.png").read_bytes()

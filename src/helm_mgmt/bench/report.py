@@ -12,7 +12,8 @@ def totals(scenario: dict) -> dict:
     streams = scenario["streams"].values()
     ok = sum(s["ok"] for s in streams)
     fail = sum(s["fail"] for s in streams)
-    return {"requests": ok + fail, "ok": ok, "fail": fail}
+    worst = {f"worst_stream_{p}_ms": max((s.get(f"{p}_ms", 0) for s in streams), default=0) for p in ("p50", "p99")}
+    return {"requests": ok + fail, "ok": ok, "fail": fail, **worst}
 
 
 def series(scenario: dict) -> dict[str, list[float]]:
@@ -33,7 +34,8 @@ def summary_lines(results: dict) -> list[str]:
         t = totals(sc)
         by_stream = ", ".join(f"{name} {s['fail']}" for name, s in sc["streams"].items())
         lines.append(
-            f"{sc['name']}: {t['fail']} failed of {t['requests']} ({by_stream}); operation {sc['operation_seconds']}s,"
+            f"{sc['name']}: {t['fail']} failed of {t['requests']} ({by_stream}); p50 {t['worst_stream_p50_ms']:.0f} ms,"
+            f" p99 {t['worst_stream_p99_ms']:.0f} ms (worst stream); operation {sc['operation_seconds']}s,"
             f" peak memory {sc['peak_memory_mib']:.0f} MiB"
         )
     return lines

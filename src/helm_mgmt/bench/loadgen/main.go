@@ -65,6 +65,9 @@ type tally struct {
 	Statuses map[string]int `json:"statuses"`
 	Samples  []string       `json:"samples"`
 	Seconds  []*second      `json:"per_second"`
+	P50      float64        `json:"p50_ms"`
+	P99      float64        `json:"p99_ms"`
+	all      []float64
 }
 
 func newTally(started time.Time) *tally {
@@ -90,7 +93,9 @@ func (t *tally) add(sent time.Time, status int, err error) {
 	case status >= 200 && status < 300:
 		t.OK++
 		s.OK++
-		s.latencies = append(s.latencies, float64(time.Since(sent).Microseconds())/1000)
+		ms := float64(time.Since(sent).Microseconds()) / 1000
+		s.latencies = append(s.latencies, ms)
+		t.all = append(t.all, ms)
 	default:
 		t.Fail++
 		s.Fail++
@@ -98,14 +103,21 @@ func (t *tally) add(sent time.Time, status int, err error) {
 	}
 }
 
+// percentile of sorted latencies (nearest rank); 0 when there are none.
+func percentile(sorted []float64, p int) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[(len(sorted)*p-1)/100]
+}
+
 func (t *tally) finish() {
 	for _, s := range t.Seconds {
-		if len(s.latencies) == 0 {
-			continue
-		}
 		sort.Float64s(s.latencies)
-		s.P99 = s.latencies[(len(s.latencies)*99-1)/100]
+		s.P99 = percentile(s.latencies, 99)
 	}
+	sort.Float64s(t.all)
+	t.P50, t.P99 = percentile(t.all, 50), percentile(t.all, 99)
 }
 
 func classify(err error) string {
