@@ -7,6 +7,7 @@ install of the umbrella (local values) in a namespace of their own."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -105,4 +106,38 @@ def test_a_restart_of_kubelet_and_containerd_keeps_the_data(stack_with_data, kub
         assert process.stop(component), f"{component} did not stop"
     ensure_up()
     assert process.pid_of("kubelet") and process.pid_of("containerd")
+    wait_until_kubelet_serves_the_pods(port_forward)
+    assert_everything_kept(kubectl, port_forward)
+
+
+def wait_until_kubelet_serves_the_pods(port_forward, timeout: float = 120) -> None:
+    """A restarted kubelet answers `pod does not exist` to a port-forward until it has loaded its
+    pods again (seen once on a busy machine): wait for that, and only that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with port_forward(NAMESPACE, f"svc/{RELEASE}-backend", 8080):
+                return
+        except AssertionError as err:
+            if "pod does not exist" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(2)
+
+
+def test_growing_persistence_size_as_documented_keeps_the_data(stack_with_data, helm, kubectl, port_forward):
+    """The postgres chart's README: resize the PVC (where the StorageClass allows it), delete the
+    StatefulSet with --cascade=orphan, upgrade with the new persistence.size. The local
+    provisioner cannot resize a volume, and the API server says so; the rest of the procedure
+    recreates the StatefulSet with the new claim template around the running pod, without a restart."""
+    statefulset, pvc = f"{RELEASE}-postgres", f"data-{RELEASE}-postgres-0"
+    uid_before = kubectl("get", "pod", "-n", NAMESPACE, f"{statefulset}-0", "-o", "jsonpath={.metadata.uid}").stdout
+    patch = json.dumps({"spec": {"resources": {"requests": {"storage": "2Gi"}}}})
+    resized = kubectl("patch", "pvc", pvc, "-n", NAMESPACE, "-p", patch, check=False)
+    assert resized.returncode != 0 and "resize" in resized.stderr, resized.stderr
+    kubectl("delete", "statefulset", statefulset, "-n", NAMESPACE, "--cascade=orphan")
+    install(helm, spec("postgres.persistence.size=2Gi"), upgrade=True)
+    claim = kubectl("get", "statefulset", statefulset, "-n", NAMESPACE, "-o", "json").stdout
+    assert json.loads(claim)["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    uid_after = kubectl("get", "pod", "-n", NAMESPACE, f"{statefulset}-0", "-o", "jsonpath={.metadata.uid}").stdout
+    assert uid_after == uid_before, "the recreated StatefulSet replaced the running pod"
     assert_everything_kept(kubectl, port_forward)
