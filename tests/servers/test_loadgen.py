@@ -20,8 +20,12 @@ from helm_mgmt.gobuild import go_env
 pytestmark = pytest.mark.servers
 
 
+FORWARDED: list[str] = []
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 (the stdlib's name)
+        FORWARDED.append(self.headers.get("X-Forwarded-For", ""))
         code = 200 if self.path == "/ok" else 503
         self.send_response(code)
         self.send_header("Content-Length", "2")
@@ -55,7 +59,7 @@ def _closed_port() -> int:
 
 def test_counts_every_outcome_per_stream_and_second(binary: Path, server, tmp_path: Path) -> None:
     streams = [
-        loadgen.stream("ok", f"{server}/ok", 40, True),
+        loadgen.stream("ok", f"{server}/ok", 40, True, spread_clients=True),
         loadgen.stream("unavailable", f"{server}/down", 20, False),
         loadgen.stream("refused", f"http://127.0.0.1:{_closed_port()}/", 10, False),
     ]
@@ -74,6 +78,9 @@ def test_counts_every_outcome_per_stream_and_second(binary: Path, server, tmp_pa
     assert sum(sec["ok"] for sec in ok["per_second"]) == ok["ok"]
     assert all(sec["p99_ms"] > 0 for sec in ok["per_second"] if sec["ok"])
     assert 0 < ok["p50_ms"] <= ok["p99_ms"] and down["p99_ms"] == 0
+    spread = [f for f in FORWARDED if f]
+    assert len(spread) == len(set(spread)) == ok["ok"] and all(f.startswith("10.") for f in spread)
+    assert FORWARDED.count("") == down["ok"] + down["fail"], "only the spread stream sets the header"
 
 
 @pytest.fixture

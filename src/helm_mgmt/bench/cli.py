@@ -70,8 +70,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     }
     json_path, png_path = out / "bench.json", out / "bench.png"
     try:
-        loadgen_ip = bench.start_generator()
-        bench.values = bench.base_values(loadgen_ip)
+        bench.start_generator()
+        bench.values = bench.base_values()
         results["streams"] = bench.streams()
         results["values"] = bench.values
         progress(f"installing {args.release} ({args.chart}) into {args.namespace}")

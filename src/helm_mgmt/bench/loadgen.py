@@ -84,5 +84,6 @@ def pod(name: str, namespace: str, args: list[str], cpu_limit: str = "500m") -> 
     return restricted_pod(name, namespace, container, LABELS, [{"name": "tmp", "emptyDir": {}}])
 
 
-def stream(name: str, url: str, rate: int, keepalive: bool) -> dict:
-    return {"name": name, "url": url, "rate": rate, "keepalive": keepalive}
+def stream(name: str, url: str, rate: int, keepalive: bool, spread_clients: bool = False) -> dict:
+    """One load; ``spread_clients`` gives each request an X-Forwarded-For address of its own."""
+    return {"name": name, "url": url, "rate": rate, "keepalive": keepalive, "spread_clients": spread_clients}

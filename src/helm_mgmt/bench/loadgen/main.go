@@ -47,6 +47,17 @@ type Stream struct {
 	URL       string `json:"url"`
 	Rate      int    `json:"rate"`
 	KeepAlive bool   `json:"keepalive"`
+	// SpreadClients gives every request its own X-Forwarded-For address (10.128.0.0/9, in turn),
+	// for an application that limits and bans per client address and takes it from that header.
+	SpreadClients bool `json:"spread_clients"`
+}
+
+var nextClient atomic.Uint32
+
+// clientAddress is the next address of 10.128.0.0/9 (8 million, then it wraps).
+func clientAddress() string {
+	n := nextClient.Add(1) & 0x7fffff
+	return fmt.Sprintf("10.%d.%d.%d", 128|(n>>16), (n>>8)&0xff, n&0xff)
 }
 
 type second struct {
@@ -158,7 +169,7 @@ func drive(s Stream, t *tally, done *sync.WaitGroup) {
 		inflight.Add(1)
 		go func(sent time.Time) {
 			defer inflight.Done()
-			resp, err := get(client, s.URL)
+			resp, err := get(client, s.URL, s.SpreadClients)
 			if err != nil {
 				t.add(sent, 0, err)
 				return
@@ -172,12 +183,15 @@ func drive(s Stream, t *tally, done *sync.WaitGroup) {
 }
 
 // get is one GET; a retry the client made on its own is returned as errRetried.
-func get(client *http.Client, url string) (*http.Response, error) {
+func get(client *http.Client, url string, spread bool) (*http.Response, error) {
 	var attempts atomic.Int32
 	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { attempts.Add(1) }}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
+	}
+	if spread {
+		req.Header.Set("X-Forwarded-For", clientAddress())
 	}
 	resp, err := client.Do(req)
 	if err == nil && attempts.Load() > 1 {
