@@ -98,6 +98,14 @@ class Helm:
             return self.run([*args, *vargs], check=False)
 
     @property
+    def chart_owns_fields(self) -> list[str]:
+        """Flags for upgrade and rollback that let the chart's rendered fields win. Helm 4 applies
+        server-side, so a field another manager changed since (`kubectl rollout undo`, `kubectl set
+        image`) is a conflict that fails the upgrade, and the rollback after it too; Helm 3's
+        three-way merge replaces such a field. With `--force-conflicts` both majors do the same."""
+        return ["--force-conflicts"] if self.major >= 4 else []
+
+    @property
     def has_plain_http_flag(self) -> bool:
         """`--plain-http` (push, pull, show, template, install, registry login) came with Helm 3.13.
         Helm 3.12 talks plain HTTP to a loopback registry by itself, and HTTPS to any other."""

@@ -97,7 +97,17 @@ def _undo(helm: Helm, spec: ReleaseSpec, previous: int | None) -> str:
         helm.run(["uninstall", spec.release, "--namespace", spec.namespace, "--wait"], check=False)
         return "the release was uninstalled (it had no earlier revision; PVCs and kept Secrets stay)"
     helm.run(
-        ["rollback", spec.release, str(previous), "--namespace", spec.namespace, "--wait", "--timeout", spec.timeout]
+        [
+            "rollback",
+            spec.release,
+            str(previous),
+            "--namespace",
+            spec.namespace,
+            "--wait",
+            "--timeout",
+            spec.timeout,
+            *helm.chart_owns_fields,
+        ]
     )
     return f"rolled back to revision {previous}"
 
@@ -121,8 +131,7 @@ def install(
     preflight(helm, spec)
     verb = ["upgrade"] if upgrade else ["install"]
     args = [*verb, spec.release, str(spec.chart), "--namespace", spec.namespace, *spec.value_args()]
-    if not upgrade:
-        args.append("--create-namespace")
+    args += helm.chart_owns_fields if upgrade else ["--create-namespace"]
     if dry_run:
         return helm.run([*args, dry_run_flag(helm)]).stdout
     if not wait:
@@ -187,7 +196,7 @@ def rollback(
     args = ["rollback", release]
     if revision is not None:
         args.append(str(revision))
-    args += ["--namespace", namespace]
+    args += ["--namespace", namespace, *helm.chart_owns_fields]
     args += ["--dry-run"] if dry_run else ["--wait", "--timeout", timeout]
     return helm.run(args).stdout
 

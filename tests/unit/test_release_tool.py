@@ -3,12 +3,14 @@ that keeps a rollout from converging, durations, and the Helm 3/4 dry-run flag."
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from helm_mgmt import rollout
 from helm_mgmt.diff import compare
 from helm_mgmt.helm import Helm
-from helm_mgmt.release import dry_run_flag
+from helm_mgmt.release import ReleaseSpec, dry_run_flag, install, rollback
 
 LIVE = """
 apiVersion: v1
@@ -129,3 +131,28 @@ def test_bad_durations_say_how_to_write_them(text):
 @pytest.mark.parametrize(("key", "flag"), [("helm4", "--dry-run=server"), ("helm3-oldest", "--dry-run")])
 def test_dry_run_is_server_side_where_the_helm_release_has_it(key, flag):
     assert dry_run_flag(Helm(key)) == flag
+
+
+class RecordingHelm(Helm):
+    """Records the argument lists instead of running Helm."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.calls: list[list[str]] = []
+
+    def run(self, args, check=True, timeout=None):
+        self.calls.append(list(args))
+        return subprocess.CompletedProcess(args, 0, "", "")
+
+
+@pytest.mark.parametrize(("key", "forced"), [("helm4", True), ("helm3", False), ("helm3-oldest", False)])
+def test_upgrades_and_rollbacks_let_the_chart_win_conflicts_on_every_helm(key, forced):
+    """Helm 4 applies server-side: after `kubectl rollout undo` an upgrade would fail on the image
+    field kubectl now owns (seen in the benchmark). --force-conflicts gives Helm 3's outcome."""
+    helm = RecordingHelm(key)
+    install(helm, ReleaseSpec(env="local"), upgrade=True, dry_run=True)
+    rollback(helm, "clipper", "clipper", revision=2, dry_run=True)
+    install(helm, ReleaseSpec(env="local"), upgrade=False, dry_run=True)
+    upgrade, rolled_back, first_install = (c for c in helm.calls if c[0] in ("upgrade", "rollback", "install"))
+    assert ("--force-conflicts" in upgrade) == forced and ("--force-conflicts" in rolled_back) == forced
+    assert "--force-conflicts" not in first_install
