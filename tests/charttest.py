@@ -22,6 +22,11 @@ BAD_VALUES_HELMS = ["helm4", "helm3-oldest"]
 BadValuesCase = tuple[str, dict[str, Any], list[str]]
 
 
+def chart_label(chart: str) -> str:
+    """The helm.sh/chart label value: name-version from the chart's Chart.yaml."""
+    return f"{chart}-{CHARTS[chart].meta['version']}"
+
+
 def chart_path(chart: str) -> Path:
     return CHARTS_DIR / chart
 

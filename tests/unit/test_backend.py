@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
-from charttest import chart_path, container, env_map, example, find, find_all, render, selector
+from charttest import chart_label, chart_path, container, env_map, example, find, find_all, render, selector
 from fakekube import LOOKUP_HELMS, FakeKube, render_with_lookup
 
 from helm_mgmt.helm import Helm, HelmError
@@ -104,7 +104,7 @@ def test_every_object_is_namespaced_and_labelled(env):
         labels = doc["metadata"]["labels"]
         assert labels["app.kubernetes.io/part-of"] == "clipper"
         assert labels["app.kubernetes.io/version"] == "1.4.2"
-        assert labels["helm.sh/chart"] == "backend-0.1.0"
+        assert labels["helm.sh/chart"] == chart_label("backend")
         assert labels["app.kubernetes.io/name"] == "backend"
 
 

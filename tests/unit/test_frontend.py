@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import pytest
-import yaml
-from charttest import container, env_map, find, find_all, render, selector
-
-from helm_mgmt.paths import CHARTS_DIR
+from charttest import chart_label, container, env_map, find, find_all, render, selector
 
 CHART = "frontend"
-CHART_VERSION = yaml.safe_load((CHARTS_DIR / CHART / "Chart.yaml").read_text())["version"]
 SELECTOR = selector("frontend", "web")
 
 
@@ -27,7 +23,7 @@ def test_every_object_is_namespaced_and_labelled(default):
         assert doc["metadata"]["namespace"] == "clipper", doc["metadata"]["name"]
         labels = doc["metadata"]["labels"]
         assert labels["app.kubernetes.io/part-of"] == "clipper"
-        assert labels["helm.sh/chart"] == f"frontend-{CHART_VERSION}"
+        assert labels["helm.sh/chart"] == chart_label("frontend")
 
 
 def test_deployment_rolls_one_pod_at_a_time(default):

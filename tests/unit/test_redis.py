@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from charttest import container, env_map, find, find_all, free_port, render, selector
+from charttest import chart_label, container, env_map, find, find_all, free_port, render, selector
 from fakekube import LOOKUP_HELMS, FakeKube, render_with_lookup
 from servers.support import ensure_debian_packages
 
@@ -95,7 +95,7 @@ def test_every_object_in_release_namespace_with_labels(env: str | None) -> None:
         labels = d["metadata"]["labels"]
         assert labels["app.kubernetes.io/part-of"] == "clipper"
         assert labels["app.kubernetes.io/managed-by"] == "Helm"
-        assert labels["helm.sh/chart"] == "redis-0.1.0"
+        assert labels["helm.sh/chart"] == chart_label("redis")
         assert labels["app.kubernetes.io/version"] == "7.4.2"
 
 
