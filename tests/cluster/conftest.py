@@ -7,7 +7,7 @@ import re
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 
 import probeimage
@@ -131,7 +131,12 @@ def port_forward(cluster: Path) -> PortForward:
             assert proc.stdout is not None
             first = proc.stdout.readline()
             local = re.search(rf"127\.0\.0\.1:(\d+) -> {port}", first)
-            assert local, f"port-forward said: {first} {proc.stderr.read() if proc.poll() is not None else ''}"
+            if not local:
+                # stdout closes a moment before the process exits: wait for it, then read why.
+                with suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=10)
+                why = proc.stderr.read() if proc.poll() is not None else ""
+                raise AssertionError(f"port-forward said: {first} {why}")
             yield int(local.group(1))
         finally:
             proc.terminate()

@@ -111,15 +111,15 @@ def test_a_restart_of_kubelet_and_containerd_keeps_the_data(stack_with_data, kub
 
 
 def wait_until_kubelet_serves_the_pods(port_forward, timeout: float = 120) -> None:
-    """A restarted kubelet answers `pod does not exist` to a port-forward until it has loaded its
-    pods again (seen once on a busy machine): wait for that, and only that."""
+    """A restarted kubelet refuses a port-forward (`unable to upgrade connection: pod does not
+    exist`) until it has loaded its pods again (seen on a busy machine): wait for that, and only that."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             with port_forward(NAMESPACE, f"svc/{RELEASE}-backend", 8080):
                 return
         except AssertionError as err:
-            if "pod does not exist" not in str(err) or time.monotonic() > deadline:
+            if "unable to upgrade connection" not in str(err) or time.monotonic() > deadline:
                 raise
             time.sleep(2)
 
