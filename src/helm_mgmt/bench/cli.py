@@ -35,7 +35,7 @@ def check_args(args: argparse.Namespace) -> list[str]:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from helm_mgmt.bench import report
-    from helm_mgmt.bench.scenarios import CONTROL_VALUES, Bench
+    from helm_mgmt.bench.scenarios import CONTROL_VALUES, LOADGEN_POD, Bench
     from helm_mgmt.helm import Helm
     from helm_mgmt.output import progress
     from helm_mgmt.release import uninstall
@@ -84,7 +84,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             uninstall(helm, args.release, args.namespace, delete_pvcs=True)
             from helm_mgmt.kube import kubectl
 
-            kubectl(["delete", "pod", "bench-loadgen", "-n", args.namespace, "--ignore-not-found"], check=False)
+            kubectl(["delete", "pod", LOADGEN_POD, "-n", args.namespace, "--ignore-not-found"], check=False)
     report.write_json(results, json_path)
     report.write_png(results, png_path)
     for line in report.summary_lines(results):

@@ -1,52 +1,26 @@
 """The load generator (``loadgen/``, Go) as an image of one static binary, and the pod that runs it.
 
-The image tag is a digest of the source, so an edited generator is rebuilt and imported under a
-new name. The pod is one that Pod Security `restricted` admits, so it runs in the namespaces the
+The pod is one that Pod Security `restricted` admits, so it runs in the namespaces the
 charts are installed into.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import subprocess
 from pathlib import Path
 
-from helm_mgmt.gobuild import go_env
-from helm_mgmt.localcluster.imagearchive import pack
-from helm_mgmt.paths import cache_lock, cache_root
+from helm_mgmt.localcluster.imagearchive import GoBinaryImage
 
 SOURCE = Path(__file__).with_name("loadgen")
-SOURCES = [SOURCE / "go.mod", *sorted(SOURCE.glob("*.go"))]
-TAG = hashlib.sha256(b"".join(path.read_bytes() for path in SOURCES)).hexdigest()[:12]
-IMAGE = f"localhost/clipper-kit/loadgen:{TAG}"
+LOADGEN = GoBinaryImage("loadgen", SOURCE)
+IMAGE = LOADGEN.reference
 LABELS = {"app.kubernetes.io/name": "loadgen"}
-
-
-def archive() -> Path:
-    out = cache_root() / "localcluster" / f"loadgen-{TAG}.tar"
-    if out.exists():
-        return out
-    with cache_lock(out.with_suffix(".lock")):
-        if not out.exists():
-            binary = out.with_name(f"loadgen-{TAG}")
-            binary.parent.mkdir(parents=True, exist_ok=True)
-            subprocess.run(
-                ["go", "build", "-trimpath", "-ldflags", "-s -w", "-o", str(binary), "."],
-                cwd=SOURCE,
-                env={**go_env(), "CGO_ENABLED": "0"},
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            pack(out, IMAGE, {"/loadgen": binary}, ["/loadgen"])
-    return out
 
 
 def import_image() -> str:
     from helm_mgmt.localcluster import containerd
 
-    containerd.import_image(archive(), IMAGE)
+    containerd.import_image(LOADGEN.archive(), IMAGE)
     return IMAGE
 
 
