@@ -140,8 +140,8 @@ def test_deployment_rolls_one_pod_at_a_time_and_drains_before_stopping(default):
 
 
 def test_prestop_is_configurable_and_can_be_turned_off():
-    c = backend(fast({"preStop": {"command": ["/bin/sh", "-c", "sleep 15"]}}))
-    assert c["lifecycle"]["preStop"]["exec"]["command"] == ["/bin/sh", "-c", "sleep 15"]
+    c = backend(fast({"preStop": {"sleepSeconds": 15}}))
+    assert c["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "15"]
     assert "lifecycle" not in backend(fast({"preStop": {"enabled": False}}))
 
 
@@ -462,7 +462,9 @@ def test_hosts_follow_the_release_service_names():
     assert env["REDIS_PASSWORD"]["secretKeyRef"]["name"] == "shop-redis"
 
 
-def test_global_connection_values_then_local_ones_win():
+def test_global_connection_values_win_and_local_ones_fill_in():
+    """The precedence rule of every chart: a non-empty global wins, the chart's own value applies
+    where the global is empty (a conflicting pair is refused: see the bad-values cases)."""
     glob = {
         "global": {
             "postgres": {"username": "app", "database": "appdb", "existingSecret": "pg-auth", "passwordKey": "pw"},
@@ -475,6 +477,8 @@ def test_global_connection_values_then_local_ones_win():
     assert (data["DB_USER"], data["DB_NAME"]) == ("app", "appdb")
     assert env["DB_PASSWORD"] == {"secretKeyRef": {"name": "pg-auth", "key": "pw"}}
     assert env["REDIS_PASSWORD"] == {"secretKeyRef": {"name": "redis-auth", "key": "rpw"}}
+    same = {"database": {"user": "app", "name": "appdb"}, "redis": {"passwordKey": "rpw"}}
+    assert config(fast(merge(glob, same)))["DB_USER"] == "app", "a local value equal to the global is accepted"
     local = {
         "database": {
             "host": "pg.example.internal",
@@ -483,17 +487,17 @@ def test_global_connection_values_then_local_ones_win():
             "name": "local_db",
             "sslmode": "verify-full",
             "existingSecret": "mine",
-            "existingSecretPasswordKey": "k",
+            "passwordKey": "k",
         },
         "redis": {
             "host": "redis.example.internal",
             "port": 6380,
             "db": 2,
             "existingSecret": "r",
-            "existingSecretPasswordKey": "rk",
+            "passwordKey": "rk",
         },
     }
-    docs = fast(merge(glob, local))
+    docs = fast(local)
     data = config(docs)
     env = env_map(backend(docs))
     assert data["DB_HOST"] == "pg.example.internal" and data["DB_PORT"] == "6432"

@@ -190,8 +190,40 @@ CASES = [
     ),
     (
         "prestop-longer-than-grace",
-        {"preStop": {"command": ["sleep", "30"]}, "secrets": {"values": KEYS}},
+        {"preStop": {"sleepSeconds": 30}, "secrets": {"values": KEYS}},
         ["terminationGracePeriodSeconds (30)", "preStop pause (30 s)", "raise terminationGracePeriodSeconds"],
+    ),
+    (
+        "renamed-password-key",
+        {"database": {"existingSecretPasswordKey": "pw"}, "secrets": {"values": KEYS}},
+        ["database.existingSecretPasswordKey was renamed to database.passwordKey", "move the value (pw)"],
+    ),
+    (
+        "renamed-prestop-command",
+        {"preStop": {"command": ["sleep", "5"]}, "secrets": {"values": KEYS}},
+        ["preStop.command was renamed to preStop.sleepSeconds"],
+    ),
+    (
+        "local-value-a-global-overrides",
+        {"global": {"postgres": {"username": "app"}}, "database": {"user": "other"}, "secrets": {"values": KEYS}},
+        ["database.user (other) has no effect", "global.postgres.username (app) wins", "remove database.user"],
+    ),
+    (
+        "every-mistake-in-one-run",
+        {
+            "image": {"tag": "latest"},
+            "autoscaling": {"minReplicas": 12, "maxReplicas": 10},
+            "extraEnv": [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}],
+            "ingress": {"enabled": True, "paths": ["/debug"]},
+            "secrets": {"values": KEYS},
+        },
+        [
+            "chart backend have 4 problem(s)",
+            'image.tag "latest"',
+            "autoscaling.minReplicas (12)",
+            'extraEnv lists "A" twice',
+            'ingress.paths contains "/debug"',
+        ],
     ),
     (
         "ingress-exposes-debug",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from chartcopy import clone, released_copy
 
 from helm_mgmt import check
@@ -42,18 +43,18 @@ def test_a_library_change_is_reported_as_stale_archives_and_unreleased_charts(re
     charts = clone(released, tmp_path)
     helper = charts / "clipper-common" / "templates" / "_names.tpl"
     helper.write_text(helper.read_text() + "\n{{/* changed */}}\n")
+    library = yaml.safe_load((charts / "clipper-common" / "Chart.yaml").read_text())["version"]
     result = check.outdated(charts, vendor=vendor_folder(tmp_path / "vendor", charts))
     stale = {o["item"] for o in result["items"] if o["kind"] == "dependency archive"}
-    assert stale == {
-        f"{chart}/charts/clipper-common-0.1.0.tgz" for chart in ("backend", "frontend", "postgres", "redis", "clipper")
-    }
+    users = ("backend", "frontend", "postgres", "redis", "clipper")
+    assert stale == {f"{chart}/charts/clipper-common-{library}.tgz" for chart in users}
     # Until the archives are rebuilt, only the library itself differs from its record.
     releases = [o for o in result["items"] if o["kind"] == "release"]
     assert [o["item"] for o in releases] == ["clipper-common"]
     assert "raise `version` in helm/charts/clipper-common/Chart.yaml" in releases[0]["detail"]
     human = "\n".join(check.render_outdated(result))
-    assert "dependency archive backend/charts/clipper-common-0.1.0.tgz: run `helm-mgmt deps`" in human
-    assert "release: chart clipper-common changed since 0.1.0" in human
+    assert f"dependency archive backend/charts/clipper-common-{library}.tgz: run `helm-mgmt deps`" in human
+    assert f"release: chart clipper-common changed since {library}" in human
 
 
 def test_a_newer_vendored_chart_is_reported_with_where_it_is(released, tmp_path):

@@ -37,7 +37,7 @@ def test_deployment_rolls_one_pod_at_a_time(default):
 
 
 def test_prestop_can_be_turned_off():
-    nginx = container(pod_spec(render(CHART, {"preStopSleepSeconds": 0})), "nginx")
+    nginx = container(pod_spec(render(CHART, {"preStop": {"enabled": False}})), "nginx")
     assert "lifecycle" not in nginx
 
 
@@ -262,18 +262,18 @@ def test_user_affinity_and_spread_replace_the_defaults():
     assert spec["nodeSelector"] == {"pool": "web"}
 
 
-def test_extra_env_is_merged_by_name_and_extra_volumes_are_mounted():
+def test_extra_env_is_added_in_order_and_extra_volumes_are_mounted():
     values = {
         "extraEnv": [
-            {"name": "NGINX_PORT", "value": "80"},
-            {"name": "TZ", "value": "UTC"},
             {"name": "NGINX_PORT", "value": "8080"},
+            {"name": "TZ", "value": "UTC"},
         ],
         "extraVolumes": [{"name": "extra-conf", "configMap": {"name": "my-nginx-conf"}}],
         "extraVolumeMounts": [{"name": "extra-conf", "mountPath": "/etc/nginx/conf.d"}],
     }
     spec = pod_spec(render(CHART, values))
     nginx = container(spec, "nginx")
+    assert [e["name"] for e in nginx["env"]] == ["NGINX_PORT", "TZ"]
     assert env_map(nginx) == {"NGINX_PORT": "8080", "TZ": "UTC"}
     assert {"name": "extra-conf", "mountPath": "/etc/nginx/conf.d"} in nginx["volumeMounts"]
     assert {"name": "extra-conf", "configMap": {"name": "my-nginx-conf"}} in spec["volumes"]

@@ -36,8 +36,29 @@ CASES = [
     ),
     (
         "prestop-longer-than-grace",
-        {"preStopSleepSeconds": 30, "terminationGracePeriodSeconds": 30},
-        ["preStopSleepSeconds (30)", "terminationGracePeriodSeconds (30)", "lower preStopSleepSeconds"],
+        {"preStop": {"sleepSeconds": 30}, "terminationGracePeriodSeconds": 30},
+        ["preStop.sleepSeconds (30)", "terminationGracePeriodSeconds (30)", "lower preStop.sleepSeconds"],
+    ),
+    (
+        "netpol-monitoring-namespace-empty",
+        {"networkPolicy": {"monitoring": {"enabled": True, "namespace": ""}}},
+        ["networkPolicy.monitoring.namespace is required", "Prometheus"],
+    ),
+    ("renamed-prestop", {"preStopSleepSeconds": 5}, ["preStopSleepSeconds was renamed to preStop.sleepSeconds"]),
+    (
+        "extra-env-twice",
+        {"extraEnv": [{"name": "TZ", "value": "UTC"}, {"name": "TZ", "value": "CET"}]},
+        ['extraEnv lists "TZ" twice', "keep one entry"],
+    ),
+    (
+        "every-mistake-in-one-run",
+        {"image": {"tag": "latest"}, "preStop": {"sleepSeconds": 40}, "ingress": {"enabled": True, "hosts": []}},
+        [
+            "chart frontend have 3 problem(s)",
+            'image.tag "latest"',
+            "preStop.sleepSeconds (40)",
+            "ingress.hosts is empty",
+        ],
     ),
     (
         "pdb-blocks-drains",
@@ -52,7 +73,7 @@ CASES = [
     (
         "ingress-tls-without-secret",
         {"ingress": {"enabled": True, "tls": [{"hosts": ["clpr.tv"]}]}},
-        ["ingress.tls entry has no secretName", "name the Secret"],
+        ["ingress.tls[0] has no secretName", "name the Secret"],
     ),
     (
         "extra-volume-clash",

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from charttest import chart_path, container, env_map, find, find_all, free_port, render, selector
+from charttest import chart_path, container, env_map, find, find_all, free_port, render, render_error, selector
 from fakekube import LOOKUP_HELMS, FakeKube, render_with_lookup
 from servers.support import ensure_debian_packages
 
@@ -158,7 +158,8 @@ def test_storage_class_from_global_and_chart_and_dash():
 
     assert vct({"global": {"storageClass": "fast"}})["storageClassName"] == "fast"
     both = {"global": {"storageClass": "fast"}, "persistence": {"storageClassName": "ssd"}}
-    assert vct(both)["storageClassName"] == "ssd"
+    err = render_error(CHART, both)
+    assert "persistence.storageClassName (ssd) has no effect: global.storageClass (fast) wins" in err
     assert vct({"persistence": {"storageClassName": "-"}})["storageClassName"] == ""
 
 
@@ -248,7 +249,7 @@ def test_global_postgres_wins_over_auth_everywhere():
                 "passwordKey": "db-password",
             }
         },
-        "auth": {"username": "ignored", "database": "ignored_db"},
+        "auth": {"username": "app"},
         "backup": {"enabled": True},
         "metrics": {"enabled": True},
     }
@@ -274,23 +275,18 @@ def test_global_postgres_wins_over_auth_everywhere():
 
 
 def test_existing_secret_from_auth():
-    docs = render(CHART, {"auth": {"existingSecret": "mine", "secretKeys": {"passwordKey": "pw"}}})
+    docs = render(CHART, {"auth": {"existingSecret": "mine", "passwordKey": "pw"}})
     assert [d["metadata"]["name"] for d in find_all(docs, "Secret")] == [f"{FULL}-superuser"]
     secret = {v["name"]: v for v in pod(docs)["volumes"]}["password"]["secret"]
     assert secret == {"secretName": "mine", "defaultMode": 0o440, "items": [{"key": "pw", "path": "password"}]}
 
 
-def test_extra_env_merged_by_name_user_wins():
-    docs = render(
-        CHART,
-        {"extraEnv": [{"name": "POSTGRES_INITDB_ARGS", "value": "--locale=C"}, {"name": "TZ", "value": "UTC"}]},
-    )
-    env = server(docs)["env"]
-    names = [e["name"] for e in env]
-    assert len(names) == len(set(names))
-    assert env_map(server(docs))["POSTGRES_INITDB_ARGS"] == "--locale=C"
-    assert names.index("POSTGRES_INITDB_ARGS") == 6, "an overridden variable keeps its place"
-    assert names[-1] == "TZ"
+def test_extra_env_follows_the_charts_own_and_may_not_replace_it():
+    docs = render(CHART, {"extraEnv": [{"name": "TZ", "value": "UTC"}, {"name": "LANG", "value": "C.UTF-8"}]})
+    names = [e["name"] for e in server(docs)["env"]]
+    assert names[-2:] == ["TZ", "LANG"] and len(names) == len(set(names))
+    err = render_error(CHART, {"extraEnv": [{"name": "POSTGRES_INITDB_ARGS", "value": "--locale=C"}]})
+    assert "extraEnv sets POSTGRES_INITDB_ARGS, which the chart sets itself" in err
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -487,7 +483,7 @@ def test_generated_password_and_checksum_agree_in_one_render():
 
 
 def test_custom_password_key_in_chart_made_secret():
-    docs = render(CHART, {"auth": {"password": "longenough", "secretKeys": {"passwordKey": "pg-pass"}}})
+    docs = render(CHART, {"auth": {"password": "longenough", "passwordKey": "pg-pass"}})
     assert set(find(docs, "Secret", FULL)["data"]) == {"pg-pass"}
     assert {v["name"]: v for v in pod(docs)["volumes"]}["password"]["secret"]["items"][0]["key"] == "pg-pass"
 
@@ -527,7 +523,7 @@ def test_stored_secret_without_password_key_fails(fake_kube_api: FakeKube, helm:
 @pytest.mark.parametrize("helm", LOOKUP_HELMS)
 def test_stored_secret_is_read_under_the_configured_key(fake_kube_api: FakeKube, helm: str) -> None:
     fake_kube_api.add_secret(FULL, {"password": "under-the-old-key"})
-    values = {"auth": {"secretKeys": {"passwordKey": "pg-pass"}}}
+    values = {"auth": {"passwordKey": "pg-pass"}}
     with pytest.raises(HelmError) as err:
         render_with_lookup(CHART, values, helm=helm)
     assert f'Secret clipper/{FULL} exists but has no key "pg-pass"' in err.value.stderr

@@ -39,7 +39,31 @@ CASES: list[BadValuesCase] = [
     ("backup-size-invalid", {"backup": {"persistence": {"size": "lots"}}}, ["backup", "size"]),
     ("unknown-top-level-key", {"replicas": 3}, ["replicas"]),
     ("unknown-nested-key", {"persistence": {"storageClass": "fast"}}, ["storageClass"]),
-    ("username-empty", {"auth": {"username": ""}}, ["username"]),
+    ("username-upper-case", {"auth": {"username": "Clipper"}}, ["username"]),
+    (
+        "renamed-password-key",
+        {"auth": {"secretKeys": {"passwordKey": "pw"}}},
+        ["auth.secretKeys.passwordKey was renamed"],
+    ),
+    (
+        "local-value-a-global-overrides",
+        {"global": {"postgres": {"database": "app_db"}}, "auth": {"database": "other_db"}},
+        ["auth.database (other_db) has no effect", "global.postgres.database (app_db) wins"],
+    ),
+    (
+        "every-mistake-in-one-run",
+        {
+            "image": {"tag": "latest"},
+            "initdb": {"scripts": {"00-clipper-roles.sh": "x"}},
+            "auth": {"superuser": {"username": "clipper"}},
+        },
+        [
+            "chart postgres have 3 problem(s)",
+            'image.tag "latest"',
+            "00-clipper-roles.sh",
+            "auth.superuser.username are both",
+        ],
+    ),
     ("database-uppercase", {"auth": {"database": "Clipper-DB"}}, ["database"]),
     ("service-port-too-high", {"service": {"port": 70000}}, ["port"]),
     ("service-port-zero", {"service": {"port": 0}}, ["port"]),

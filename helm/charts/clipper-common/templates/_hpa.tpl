@@ -5,7 +5,6 @@ Takes (dict "ctx" $ "component" "api"). Reads .Values.autoscaling.
 {{- define "clipper-common.hpa" -}}
 {{- $a := .ctx.Values.autoscaling -}}
 {{- if $a.enabled }}
-{{- include "clipper-common.validateAutoscaling" .ctx }}
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata:
@@ -42,22 +41,6 @@ spec:
     {{- toYaml . | nindent 4 }}
   {{- end }}
 {{- end }}
-{{- end -}}
-
-{{/*
-Checks the schema cannot express. Takes the root context.
-*/}}
-{{- define "clipper-common.validateAutoscaling" -}}
-{{- $a := .Values.autoscaling -}}
-{{- if gt (int $a.minReplicas) (int $a.maxReplicas) -}}
-{{- fail (printf "autoscaling.minReplicas (%v) is greater than autoscaling.maxReplicas (%v): lower minReplicas or raise maxReplicas" $a.minReplicas $a.maxReplicas) -}}
-{{- end -}}
-{{- if not (or $a.targetCPUUtilizationPercentage $a.targetMemoryUtilizationPercentage) -}}
-{{- fail "autoscaling.enabled is true but neither autoscaling.targetCPUUtilizationPercentage nor autoscaling.targetMemoryUtilizationPercentage is set: set at least one target" -}}
-{{- end -}}
-{{- if and (or $a.targetCPUUtilizationPercentage $a.targetMemoryUtilizationPercentage) (not .Values.resources.requests) -}}
-{{- fail "autoscaling targets are percentages of resources.requests, which is empty: set resources.requests.cpu and resources.requests.memory" -}}
-{{- end -}}
 {{- end -}}
 
 {{/*

@@ -1,12 +1,13 @@
 {{/*
 Image reference from an image block {repository, tag, digest}. A digest pins the image and wins
-over the tag; "latest" is refused because a rollout could then change nothing it can see.
+over the tag. clipper-common.imageErrors refuses a missing repository, a malformed digest and the
+tag "latest" (a rollout could then change nothing it can see).
 global.imageRegistry, when set, replaces the registry part of the repository.
 Takes (dict "ctx" $ "image" .Values.image "key" "image").
 */}}
 {{- define "clipper-common.image" -}}
 {{- $img := .image -}}
-{{- $repo := required (printf "%s.repository is required: set it to the image repository, e.g. --set %s.repository=ghcr.io/org/app" .key .key) $img.repository -}}
+{{- $repo := toString $img.repository -}}
 {{- $registry := (dig "imageRegistry" "" (.ctx.Values.global | default dict)) -}}
 {{- if $registry -}}
 {{- $parts := splitList "/" $repo -}}
@@ -16,16 +17,9 @@ Takes (dict "ctx" $ "image" .Values.image "key" "image").
 {{- $repo = printf "%s/%s" (trimSuffix "/" $registry) $repo -}}
 {{- end -}}
 {{- if $img.digest -}}
-{{- if not (regexMatch "^sha256:[a-f0-9]{64}$" $img.digest) -}}
-{{- fail (printf "%s.digest %q is not a sha256 digest: use the form sha256:<64 hex characters>, or leave it empty and set %s.tag" .key $img.digest .key) -}}
-{{- end -}}
 {{- printf "%s@%s" $repo $img.digest -}}
 {{- else -}}
-{{- $tag := toString (default .ctx.Chart.AppVersion $img.tag) -}}
-{{- if or (eq $tag "latest") (eq $tag "") -}}
-{{- fail (printf "%s.tag %q does not pin a release: set %s.tag to a version (e.g. 1.4.2) or %s.digest to a sha256 digest" .key $tag .key .key) -}}
-{{- end -}}
-{{- printf "%s:%s" $repo $tag -}}
+{{- printf "%s:%s" $repo (toString (default .ctx.Chart.AppVersion $img.tag)) -}}
 {{- end -}}
 {{- end -}}
 

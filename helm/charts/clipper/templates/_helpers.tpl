@@ -48,21 +48,3 @@ its nameOverride or chart name (clipper-common.siblingFullname). Takes (dict "ct
 {{- end -}}
 {{- toJson $hosts -}}
 {{- end -}}
-
-{{/*
-Checks shared by the Ingress and the HTTPRoute. Takes the root context; renders nothing.
-*/}}
-{{- define "clipper.validateRouting" -}}
-{{- $hosts := include "clipper.hosts" . | fromJsonArray -}}
-{{- if not $hosts -}}
-{{- fail "the site has no host: set global.host (e.g. clpr.tv) or ingress.hosts, or disable ingress.enabled and httpRoute.enabled" -}}
-{{- end -}}
-{{- range .Values.ingress.backendPaths -}}
-{{- if or (eq .path "/") (hasPrefix "/debug" .path) -}}
-{{- fail (printf "ingress.backendPaths contains %q, which would expose /debug (metrics, pprof) of the backend to the internet: route only the public backend paths (/api, /health, ...)" .path) -}}
-{{- end -}}
-{{- end -}}
-{{- if and .Values.ingress.enabled .Values.httpRoute.enabled (not .Values.httpRoute.allowWithIngress) -}}
-{{- fail "ingress.enabled and httpRoute.enabled are both true: two routes would serve the same host; pick one, or set httpRoute.allowWithIngress=true while migrating" -}}
-{{- end -}}
-{{- end -}}

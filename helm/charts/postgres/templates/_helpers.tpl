@@ -21,8 +21,8 @@
 {{- end -}}
 
 {{/*
-Connection settings: a non-empty global.postgres.* wins over auth.*, so the backend (which reads
-the same globals) and the server agree.
+Connection settings: a non-empty global.postgres.* wins over auth.* (the one precedence rule of
+every chart), so the backend (which reads the same globals) and the server agree.
 */}}
 {{- define "postgres.globalPostgres" -}}
 {{- $g := .Values.global | default dict -}}
@@ -30,19 +30,11 @@ the same globals) and the server agree.
 {{- end -}}
 
 {{- define "postgres.username" -}}
-{{- $u := (fromYaml (include "postgres.globalPostgres" .)).username | default .Values.auth.username | toString -}}
-{{- if not (regexMatch "^[a-z_][a-z0-9_]{0,62}$" $u) -}}
-{{- fail (printf "postgres username %q is not usable: set auth.username (or global.postgres.username) to a lower-case PostgreSQL identifier such as \"clipper\"" $u) -}}
-{{- end -}}
-{{- $u -}}
+{{- (fromYaml (include "postgres.globalPostgres" .)).username | default .Values.auth.username | default "clipper" | toString -}}
 {{- end -}}
 
 {{- define "postgres.database" -}}
-{{- $d := (fromYaml (include "postgres.globalPostgres" .)).database | default .Values.auth.database | toString -}}
-{{- if not (regexMatch "^[a-z_][a-z0-9_]{0,62}$" $d) -}}
-{{- fail (printf "postgres database %q is not usable: set auth.database (or global.postgres.database) to a lower-case PostgreSQL identifier such as \"clipper_db\"" $d) -}}
-{{- end -}}
-{{- $d -}}
+{{- (fromYaml (include "postgres.globalPostgres" .)).database | default .Values.auth.database | default "clipper_db" | toString -}}
 {{- end -}}
 
 {{/* The user-provided Secret, or "" when the chart makes its own. */}}
@@ -60,7 +52,7 @@ the same globals) and the server agree.
 {{- end -}}
 
 {{- define "postgres.passwordKey" -}}
-{{- (fromYaml (include "postgres.globalPostgres" .)).passwordKey | default .Values.auth.secretKeys.passwordKey -}}
+{{- (fromYaml (include "postgres.globalPostgres" .)).passwordKey | default .Values.auth.passwordKey | default "password" -}}
 {{- end -}}
 
 {{/*
@@ -114,38 +106,6 @@ Never rotates silently: PostgreSQL keeps the password it was initialised with.
 
 {{- define "postgres.superuserPassword" -}}
 {{- include "postgres.keptPassword" (dict "ctx" . "secret" (include "postgres.superuserSecretName" .) "key" .Values.auth.superuser.passwordKey "given" (.Values.auth.superuser.password | toString) "givenKey" "auth.superuser.password" "role" .Values.auth.superuser.username "memo" "__postgresSuperuserPassword") -}}
-{{- end -}}
-
-{{/* Validation the schema cannot express. Included once, from the StatefulSet. */}}
-{{- define "postgres.validate" -}}
-{{- with (include "clipper-common.validateMonitoring" . | trim) -}}
-{{- fail . -}}
-{{- end -}}
-{{- if and (include "postgres.givenPassword" .) (include "postgres.existingSecret" .) -}}
-{{- fail (printf "auth.password is set (or global.postgres.password in the umbrella) but the password comes from the existing Secret %q: remove auth.password (or global.postgres.password), or clear auth.existingSecret/global.postgres.existingSecret to let the chart make the Secret" (include "postgres.existingSecret" .)) -}}
-{{- end -}}
-{{- $keyOk := regexMatch "^[-._a-zA-Z0-9]+$" (include "postgres.passwordKey" .) -}}
-{{- if not $keyOk -}}
-{{- fail (printf "password key %q is not a valid Secret key: set auth.secretKeys.passwordKey (or global.postgres.passwordKey) to letters, digits, '-', '_' or '.', e.g. \"password\"" (include "postgres.passwordKey" .)) -}}
-{{- end -}}
-{{- range $name, $_ := .Values.initdb.scripts -}}
-{{- if eq $name "00-clipper-roles.sh" -}}
-{{- fail "initdb.scripts must not contain \"00-clipper-roles.sh\": the chart writes that file itself; rename your script (e.g. 10-my-script.sql)" -}}
-{{- end -}}
-{{- end -}}
-{{- if eq (include "postgres.username" .) .Values.auth.superuser.username -}}
-{{- fail (printf "auth.username and auth.superuser.username are both %q: the application's role must not be the superuser; give the superuser another name (the default is \"postgres\")" .Values.auth.superuser.username) -}}
-{{- end -}}
-{{- if and .Values.auth.superuser.password .Values.auth.superuser.existingSecret -}}
-{{- fail (printf "auth.superuser.password is set but the superuser's password comes from the existing Secret %q: remove one of them" .Values.auth.superuser.existingSecret) -}}
-{{- end -}}
-{{- include "postgres.refuseSuperuserLayout" . -}}
-{{- $reserved := list "listen_addresses" "port" "hba_file" "ident_file" "data_directory" "config_file" "unix_socket_directories" "max_connections" "password_encryption" -}}
-{{- range $name, $_ := .Values.config.extra -}}
-{{- if has (lower $name) $reserved -}}
-{{- fail (printf "config.extra.%s is managed by the chart: remove it from config.extra (max_connections is set with config.maxConnections)" $name) -}}
-{{- end -}}
-{{- end -}}
 {{- end -}}
 
 {{/*
@@ -223,8 +183,8 @@ DATA_SOURCE_PASS_FILE, and the scripts export PGPASSWORD from the file into thei
 {{- end -}}
 
 {{/*
-Container env: the chart's variables, then .Values.extraEnv merged by name (the user's entry wins
-and keeps the chart's position). Renders a YAML list.
+Container env: the chart's variables, then .Values.extraEnv (postgres.validate refuses a name
+listed twice or one the chart sets). Renders a YAML list.
 */}}
 {{- define "postgres.env" -}}
 {{- $base := list
@@ -236,22 +196,7 @@ and keeps the chart's position). Renders a YAML list.
   (dict "name" "PGDATA" "value" "/var/lib/postgresql/data/pgdata")
   (dict "name" "POSTGRES_INITDB_ARGS" "value" (toString .Values.initdb.args))
 -}}
-{{- $user := dict -}}
-{{- range .Values.extraEnv -}}
-{{- $_ := set $user .name . -}}
-{{- end -}}
-{{- $out := list -}}
-{{- $seen := list -}}
-{{- range $base -}}
-{{- $out = append $out (get $user .name | default .) -}}
-{{- $seen = append $seen .name -}}
-{{- end -}}
-{{- range .Values.extraEnv -}}
-{{- if not (has .name $seen) -}}
-{{- $out = append $out (get $user .name) -}}
-{{- $seen = append $seen .name -}}
-{{- end -}}
-{{- end -}}
+{{- $out := concat $base (.Values.extraEnv | default list) -}}
 {{- toYaml $out -}}
 {{- end -}}
 
