@@ -32,8 +32,15 @@ class Item:
 
 
 def _version_of(cmd: list[str]) -> str | None:
-    if shutil.which(cmd[0]) is None and "/" not in cmd[0]:
-        return None
+    # The Python tools (checkov, kubernetes-validate) are installed beside this interpreter: found
+    # there even when its virtualenv is not on PATH, as under ./helm/helm-mgmt.sh.
+    if "/" not in cmd[0]:
+        found = shutil.which(
+            cmd[0], path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+        )
+        if found is None:
+            return None
+        cmd = [found, *cmd[1:]]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired):

@@ -4,11 +4,10 @@ repository renders with the values it names (run as `helm template`)."""
 
 from __future__ import annotations
 
-import re
 import shlex
-from pathlib import Path
 
 import pytest
+from docblocks import shell_commands
 
 from helm_mgmt.cli import build_parser
 from helm_mgmt.helm import Helm
@@ -16,7 +15,6 @@ from helm_mgmt.paths import REPO_ROOT
 
 DOCS = [REPO_ROOT / "README.md", REPO_ROOT / "helm" / "README.md", REPO_ROOT / "helm" / "INSTALLATION.md"]
 DOCS += sorted((REPO_ROOT / "helm" / "charts").glob("*/README.md"))
-FENCE = re.compile(r"```(?:bash|sh|shell|console)\n(.*?)```", re.S)
 TOOL_PREFIXES = ("./helm/helm-mgmt.sh", "helm/helm-mgmt.sh", "helm-mgmt")
 # Flags of install/upgrade that only matter against a cluster; `helm template` does not take them.
 CLUSTER_ONLY_FLAGS = {
@@ -28,17 +26,6 @@ CLUSTER_ONLY_FLAGS = {
     "--install",
 }
 CLUSTER_ONLY_WITH_VALUE = {"--timeout"}
-
-
-def shell_commands(path: Path) -> list[str]:
-    commands = []
-    for block in FENCE.findall(path.read_text()):
-        joined = re.sub(r"\\\n\s*", " ", block)
-        for line in joined.splitlines():
-            line = line.split(" #", 1)[0].strip()
-            if line and not line.startswith("#"):
-                commands.append(line)
-    return commands
 
 
 def commands(prefixes: tuple[str, ...]) -> list[pytest.param]:
