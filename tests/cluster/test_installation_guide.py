@@ -36,11 +36,10 @@ GUIDE = REPO_ROOT / "helm" / "INSTALLATION.md"
 NAMESPACE = "clipper-guide"
 STAGING_NAMESPACE = "clipper-guide-staging"
 # The guide's backup section needs postgres.backup.enabled, which its production values leave to
-# the operator; the local values get it here, on a claim the test makes (BACKUP_CLAIM): the chart's
-# own claim would stay Pending on the local StorageClass (WaitForFirstConsumer) until the first
-# backup, and `helm install --wait` waits for it until the timeout (see INSTALLATION.md, section 7).
-BACKUP_CLAIM = "guide-backups"
-BACKUP_SETS = f"--set postgres.backup.enabled=true --set postgres.backup.persistence.existingClaim={BACKUP_CLAIM}"
+# the operator. The local StorageClass binds on first use (WaitForFirstConsumer), so this also proves
+# that `helm install --wait` does not wait forever for the chart's backup claim.
+BACKUP_SETS = "--set postgres.backup.enabled=true"
+BACKUP_CLAIM = f"{RELEASE}-postgres-backup"
 LOCAL_VALUES_ARG = str(LOCAL_VALUES.relative_to(REPO_ROOT))
 BACKEND_IMAGE = "clipper.local/backend"
 UPGRADE_TAG = "guide-upgrade"  # clipper.local/backend:local under a second name (see retag_backend)
@@ -361,7 +360,7 @@ def uninstalled(guide: Guide, out: str) -> None:
 
 
 def no_pvcs_left(guide: Guide, out: str) -> None:
-    assert guide.names("pvc") == {BACKUP_CLAIM}, "only the claim the test made (no release label) is left"
+    assert guide.names("pvc") == set(), "the label takes the kept claims too, the backups' included"
 
 
 def no_release_secrets_left(guide: Guide, out: str) -> None:
@@ -420,8 +419,7 @@ def test_the_mapping_and_the_lists_match_the_guide():
 def guide_env(cluster: Path, helm, tmp_path_factory) -> Iterator[dict[str, str]]:
     """PATH with `helm` (Helm 4) and `kubectl` (the cluster's), KUBECONFIG the cluster's; Clipper's
     images imported, the backend image also under UPGRADE_TAG; no namespace left from an earlier
-    run; the namespace made with the backup claim in it. Both namespaces go at the end, kept claims
-    and Secrets with them."""
+    run. Both namespaces go at the end, kept claims and Secrets with them."""
     prepare_cluster()
     containerd.ctr("images", "tag", "--force", f"{BACKEND_IMAGE}:local", f"{BACKEND_IMAGE}:{UPGRADE_TAG}")
     tools = tmp_path_factory.mktemp("guide-bin")
@@ -430,21 +428,6 @@ def guide_env(cluster: Path, helm, tmp_path_factory) -> Iterator[dict[str, str]]
     env = {**os.environ, "PATH": f"{tools}{os.pathsep}{os.environ['PATH']}", "KUBECONFIG": str(cluster)}
     delete = [str(tools / "kubectl"), "delete", "namespace", NAMESPACE, STAGING_NAMESPACE, "--ignore-not-found"]
     subprocess.run([*delete, "--wait=true", "--timeout=300s"], env=env, check=True, timeout=330, capture_output=True)
-    claim = {
-        "apiVersion": "v1",
-        "kind": "PersistentVolumeClaim",
-        "metadata": {"name": BACKUP_CLAIM, "namespace": NAMESPACE},
-        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
-    }
-    subprocess.run([str(tools / "kubectl"), "create", "namespace", NAMESPACE], env=env, check=True, timeout=60)
-    subprocess.run(
-        [str(tools / "kubectl"), "apply", "-f", "-"],
-        input=json.dumps(claim),
-        text=True,
-        env=env,
-        check=True,
-        timeout=60,
-    )
     yield env
     subprocess.run([*delete, "--wait=false"], env=env, check=False, timeout=120, capture_output=True)
 

@@ -66,10 +66,13 @@ def helm_test_spec(docs: list[dict[str, Any]]) -> dict[str, Any]:
     return find(docs, "Pod", f"{FULL}-test-connection")["spec"]
 
 
-def all_pod_specs(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def all_pod_specs(docs: list[dict[str, Any]], logins_only: bool = False) -> dict[str, dict[str, Any]]:
+    """Every pod the chart makes; with logins_only, those that log in to the database."""
     specs = {"statefulset": pod(docs), "test": helm_test_spec(docs)}
     if find_all(docs, "CronJob"):
         specs["backup"] = cronjob_pod(docs)
+        if not logins_only:
+            specs["backup-check"] = find(docs, "Job", f"{FULL}-backup-check-r1")["spec"]["template"]["spec"]
     return specs
 
 
@@ -94,7 +97,11 @@ def test_objects_rendered_per_environment(env):
         ("StatefulSet", FULL),
     }
     if env in ("staging", "production"):
-        expected |= {("CronJob", f"{FULL}-backup"), ("PersistentVolumeClaim", f"{FULL}-backup")}
+        expected |= {
+            ("CronJob", f"{FULL}-backup"),
+            ("Job", f"{FULL}-backup-check-r1"),
+            ("PersistentVolumeClaim", f"{FULL}-backup"),
+        }
     if env == "production":
         expected |= {
             ("Service", f"{FULL}-metrics"),
@@ -224,7 +231,7 @@ def test_server_args_env_and_pgdata_in_subdirectory():
 
 def test_password_comes_from_a_file_not_env():
     docs = render(CHART, env="production")
-    for name, spec in all_pod_specs(docs).items():
+    for name, spec in all_pod_specs(docs, logins_only=True).items():
         volumes = {v["name"]: v for v in spec["volumes"]}
         secret = volumes["password"]["secret"]
         assert secret["secretName"] == FULL, name
@@ -258,7 +265,7 @@ def test_global_postgres_wins_over_auth_everywhere():
     assert secrets == [f"{FULL}-superuser"], "an existing Secret must not be shadowed by a chart-made one"
     env = env_map(server(docs))
     assert env["POSTGRES_APP_USER"] == "app" and env["POSTGRES_DB"] == "appdb" and env["POSTGRES_USER"] == "postgres"
-    for spec in all_pod_specs(docs).values():
+    for spec in all_pod_specs(docs, logins_only=True).values():
         secret = {v["name"]: v for v in spec["volumes"]}["password"]["secret"]
         assert secret["secretName"] == "db-credentials"
         assert secret["items"] == [{"key": "db-password", "path": "password"}]
@@ -751,6 +758,26 @@ def test_metrics_sidecar_and_service():
 def test_backup_off_by_default():
     docs = render(CHART)
     assert not find_all(docs, "CronJob") and not find_all(docs, "PersistentVolumeClaim")
+    assert not find_all(docs, "Job")
+
+
+def test_every_install_and_upgrade_checks_the_backup_volume():
+    """A claim that binds on first use stays Pending until a pod mounts it, and `helm --wait` waits
+    for it: the check Job mounts it at once, writes to it as the postgres user and goes away."""
+    docs = render(CHART, env="production")
+    job = find(docs, "Job", f"{FULL}-backup-check-r1")
+    assert job["spec"]["ttlSecondsAfterFinished"] == 600 and job["spec"]["activeDeadlineSeconds"] == 300
+    p = job["spec"]["template"]["spec"]
+    (c,) = p["containers"]
+    assert "touch /backups/.writable" in c["command"][-1]
+    assert "env" not in c, "the check needs no database password"
+    assert [v["name"] for v in p["volumes"]] == ["backups"]
+    assert p["volumes"][0]["persistentVolumeClaim"]["claimName"] == f"{FULL}-backup"
+    assert p["securityContext"] == cronjob_pod(docs)["securityContext"]
+    assert c["securityContext"] == cronjob_pod(docs)["containers"][0]["securityContext"]
+    own = render(CHART, {"backup": {"enabled": True, "persistence": {"existingClaim": "nfs-backups"}}})
+    claim = find(own, "Job", f"{FULL}-backup-check-r1")["spec"]["template"]["spec"]["volumes"][0]
+    assert claim["persistentVolumeClaim"]["claimName"] == "nfs-backups"
 
 
 @pytest.mark.parametrize(
