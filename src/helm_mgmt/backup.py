@@ -81,6 +81,11 @@ def _job_from(cronjob: dict[str, Any], suffix: str, script: str | None, env: dic
     template["spec"]["ttlSecondsAfterFinished"] = 86400
     template["spec"]["backoffLimit"] = 0
     metadata = {**template.get("metadata", {}), "name": name, "namespace": cronjob["metadata"]["namespace"]}
+    # Owned by the CronJob, as `kubectl create job --from=cronjob/...` makes them: the uninstall that
+    # deletes the CronJob takes these Jobs and their pods along, which would otherwise hold the backup
+    # claim (a claim in use is not deleted).
+    owner = {"apiVersion": "batch/v1", "kind": "CronJob", "controller": True}
+    metadata["ownerReferences"] = [{**owner, "name": cronjob["metadata"]["name"], "uid": cronjob["metadata"]["uid"]}]
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": template["spec"]}
 
 

@@ -290,7 +290,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     rows = [[p["name"], p["phase"], "yes" if p["ready"] else "no", str(p["restarts"])] for p in st["pods"]]
     human = f"{st['release']} in {st['namespace']}: revision {st['revision']}, {st['status']}\n"
     emit(st, args.output, human + table(rows, ["pod", "phase", "ready", "restarts"]))
-    return EXIT_OK if st["status"] == "deployed" and all(p["ready"] for p in st["pods"]) else EXIT_FAILED
+    return EXIT_OK if st["status"] == "deployed" and all(p["healthy"] for p in st["pods"]) else EXIT_FAILED
 
 
 def _release_args(p: argparse.ArgumentParser, values: bool = True) -> None:

@@ -234,6 +234,8 @@ def status(helm: Helm, release: str, namespace: str) -> dict:
                 "restarts": sum(cs.get("restartCount", 0) for cs in pod.get("status", {}).get("containerStatuses", [])),
             }
         )
+        # A finished Job's pod (a backup, the backup volume check) is never Ready, and is fine.
+        summary[-1]["healthy"] = summary[-1]["ready"] or summary[-1]["phase"] == "Succeeded"
     return {
         "release": release,
         "namespace": namespace,

@@ -62,6 +62,12 @@ def cronjob_pod(docs: list[dict[str, Any]]) -> dict[str, Any]:
     return find(docs, "CronJob", f"{FULL}-backup")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
 
 
+def check_job(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    (job,) = find_all(docs, "Job")
+    assert job["metadata"]["name"].startswith(f"{FULL}-backup-check-")
+    return job
+
+
 def helm_test_spec(docs: list[dict[str, Any]]) -> dict[str, Any]:
     return find(docs, "Pod", f"{FULL}-test-connection")["spec"]
 
@@ -72,7 +78,7 @@ def all_pod_specs(docs: list[dict[str, Any]], logins_only: bool = False) -> dict
     if find_all(docs, "CronJob"):
         specs["backup"] = cronjob_pod(docs)
         if not logins_only:
-            specs["backup-check"] = find(docs, "Job", f"{FULL}-backup-check-r1")["spec"]["template"]["spec"]
+            specs["backup-check"] = check_job(docs)["spec"]["template"]["spec"]
     return specs
 
 
@@ -97,9 +103,9 @@ def test_objects_rendered_per_environment(env):
         ("StatefulSet", FULL),
     }
     if env in ("staging", "production"):
+        expected.add(("Job", check_job(docs)["metadata"]["name"]))
         expected |= {
             ("CronJob", f"{FULL}-backup"),
-            ("Job", f"{FULL}-backup-check-r1"),
             ("PersistentVolumeClaim", f"{FULL}-backup"),
         }
     if env == "production":
@@ -761,12 +767,17 @@ def test_backup_off_by_default():
     assert not find_all(docs, "Job")
 
 
-def test_every_install_and_upgrade_checks_the_backup_volume():
+def test_the_install_checks_the_backup_volume_and_a_new_spec_checks_again():
     """A claim that binds on first use stays Pending until a pod mounts it, and `helm --wait` waits
-    for it: the check Job mounts it at once, writes to it as the postgres user and goes away."""
+    for it: the check Job mounts it at once and writes to it as the postgres user. It is named after
+    its spec, so an upgrade that changes nothing in it leaves it alone (a Job cannot change)."""
     docs = render(CHART, env="production")
-    job = find(docs, "Job", f"{FULL}-backup-check-r1")
-    assert job["spec"]["ttlSecondsAfterFinished"] == 600 and job["spec"]["activeDeadlineSeconds"] == 300
+    job = check_job(docs)
+    assert job["spec"]["activeDeadlineSeconds"] == 300 and "ttlSecondsAfterFinished" not in job["spec"]
+    same = check_job(render(CHART, {"config": {"maxConnections": 300}}, env="production"))
+    assert same["metadata"]["name"] == job["metadata"]["name"], "a change elsewhere keeps the Job"
+    other = check_job(render(CHART, {"image": {"tag": "0.8.1-pg17"}}, env="production"))
+    assert other["metadata"]["name"] != job["metadata"]["name"], "a new image is checked again"
     p = job["spec"]["template"]["spec"]
     (c,) = p["containers"]
     assert "touch /backups/.writable" in c["command"][-1]
@@ -776,7 +787,7 @@ def test_every_install_and_upgrade_checks_the_backup_volume():
     assert p["securityContext"] == cronjob_pod(docs)["securityContext"]
     assert c["securityContext"] == cronjob_pod(docs)["containers"][0]["securityContext"]
     own = render(CHART, {"backup": {"enabled": True, "persistence": {"existingClaim": "nfs-backups"}}})
-    claim = find(own, "Job", f"{FULL}-backup-check-r1")["spec"]["template"]["spec"]["volumes"][0]
+    claim = check_job(own)["spec"]["template"]["spec"]["volumes"][0]
     assert claim["persistentVolumeClaim"]["claimName"] == "nfs-backups"
 
 

@@ -156,3 +156,59 @@ def test_upgrades_and_rollbacks_let_the_chart_win_conflicts_on_every_helm(key, f
     upgrade, rolled_back, first_install = (c for c in helm.calls if c[0] in ("upgrade", "rollback", "install"))
     assert ("--force-conflicts" in upgrade) == forced and ("--force-conflicts" in rolled_back) == forced
     assert "--force-conflicts" not in first_install
+
+
+def pod_item(name: str, phase: str, ready: bool, restarts: int = 0) -> dict:
+    return {
+        "metadata": {"name": name},
+        "status": {
+            "phase": phase,
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+            "containerStatuses": [{"restartCount": restarts}],
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("pods", "exit_code"),
+    [
+        ([pod_item("api", "Running", True), pod_item("backup-check-r1-x", "Succeeded", False)], 0),
+        ([pod_item("api", "Running", True), pod_item("api-2", "Running", False)], 1),
+        ([pod_item("api", "Running", True), pod_item("backup-x", "Failed", False)], 1),
+    ],
+    ids=["finished-job-pod-is-healthy", "unready-pod", "failed-job-pod"],
+)
+def test_status_counts_a_finished_job_pod_as_healthy(monkeypatch, capsys, pods, exit_code):
+    from helm_mgmt import cli, release
+
+    def fake_run(self, args, check=True, timeout=None):
+        return subprocess.CompletedProcess(args, 0, '{"version": 3, "info": {"status": "deployed"}}', "")
+
+    monkeypatch.setattr(Helm, "run", fake_run)
+    monkeypatch.setattr(release, "kubectl_json", lambda args: {"items": pods})
+    assert cli.main(["status", "-n", "clipper"]) == exit_code
+    assert "revision 3, deployed" in capsys.readouterr().out
+
+
+def test_a_backup_job_is_owned_by_the_cronjob_it_is_made_from():
+    """So that the uninstall that deletes the CronJob deletes the Job and its pod, which would
+    otherwise keep the backup claim from being deleted."""
+    from helm_mgmt.backup import _job_from
+
+    cronjob = {
+        "metadata": {"name": "clipper-postgres-backup", "namespace": "clipper", "uid": "1234"},
+        "spec": {
+            "jobTemplate": {"metadata": {"labels": {"a": "b"}}, "spec": {"template": {"spec": {"containers": [{}]}}}}
+        },
+    }
+    job = _job_from(cronjob, "manual", None, {})
+    assert job["metadata"]["ownerReferences"] == [
+        {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "controller": True,
+            "name": "clipper-postgres-backup",
+            "uid": "1234",
+        }
+    ]
+    assert job["metadata"]["labels"] == {"a": "b"} and job["metadata"]["namespace"] == "clipper"

@@ -1,6 +1,6 @@
 {{/*
-The Job spec of the backup CronJob, and of the one-off Job that checks the backup volume at every
-install and upgrade. Takes (dict "ctx" $ "check" bool). The check exists because a claim on a
+The Job spec of the backup CronJob, and of the one-off Job that checks the backup volume at the
+install and whenever its spec changes. Takes (dict "ctx" $ "check" bool). The check exists because a claim on a
 StorageClass that binds on first use (WaitForFirstConsumer, the usual cloud default) stays Pending
 until a pod mounts it, and `helm --wait` waits for every claim to be bound (helm/helm#10733): the
 check's pod binds it, and proves the volume writable for the postgres user, at install rather than
@@ -12,9 +12,6 @@ at the first scheduled dump.
 {{- $v := $ctx.Values -}}
 backoffLimit: {{ ternary 2 $v.backup.backoffLimit .check }}
 activeDeadlineSeconds: {{ ternary 300 $v.backup.activeDeadlineSeconds .check }}
-{{- if .check }}
-ttlSecondsAfterFinished: 600
-{{- end }}
 template:
   metadata:
     labels:
