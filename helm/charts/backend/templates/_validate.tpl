@@ -4,19 +4,13 @@ Included by validate.yaml. Each message names the value and says how to fix it.
 */}}
 {{- define "backend.validate" -}}
 {{- $errors := list -}}
-{{- $global := .Values.global | default dict -}}
 {{- $renamed := dict "database.existingSecretPasswordKey" "database.passwordKey" "redis.existingSecretPasswordKey" "redis.passwordKey" "preStop.command" "preStop.sleepSeconds" -}}
 {{- $errors = concat $errors (include "clipper-common.renamedErrors" (dict "values" .Values "renamed" $renamed) | fromJsonArray) -}}
-{{- $pairs := list
-  (list "database.user" .Values.database.user "global.postgres.username" (dig "postgres" "username" "" $global))
-  (list "database.name" .Values.database.name "global.postgres.database" (dig "postgres" "database" "" $global))
-  (list "database.existingSecret" .Values.database.existingSecret "global.postgres.existingSecret" (dig "postgres" "existingSecret" "" $global))
-  (list "database.passwordKey" .Values.database.passwordKey "global.postgres.passwordKey" (dig "postgres" "passwordKey" "" $global))
-  (list "redis.existingSecret" .Values.redis.existingSecret "global.redis.existingSecret" (dig "redis" "existingSecret" "" $global))
-  (list "redis.passwordKey" .Values.redis.passwordKey "global.redis.passwordKey" (dig "redis" "passwordKey" "" $global))
-  (list "exports.persistence.storageClassName" .Values.exports.persistence.storageClassName "global.storageClass" (dig "storageClass" "" $global))
--}}
-{{- $errors = concat $errors (include "clipper-common.globalWinsErrors" $pairs | fromJsonArray) -}}
+{{- $pairs := dict "database.user" "global.postgres.username" "database.name" "global.postgres.database"
+  "database.existingSecret" "global.postgres.existingSecret" "database.passwordKey" "global.postgres.passwordKey"
+  "redis.existingSecret" "global.redis.existingSecret" "redis.passwordKey" "global.redis.passwordKey"
+  "exports.persistence.storageClassName" "global.storageClass" -}}
+{{- $errors = concat $errors (include "clipper-common.globalWinsErrors" (dict "values" .Values "pairs" $pairs) | fromJsonArray) -}}
 {{- $errors = concat $errors (include "clipper-common.scalingErrors" . | fromJsonArray) -}}
 {{- $images := dict "image" .Values.image "tests.image" .Values.tests.image -}}
 {{- if .Values.waitForDependencies.image.repository -}}{{- $_ := set $images "waitForDependencies.image" .Values.waitForDependencies.image -}}{{- end -}}
@@ -97,8 +91,7 @@ Included by validate.yaml. Each message names the value and says how to fix it.
 {{- end -}}
 
 {{- $chartEnv := concat $owned $secret (list "DB_PASSWORD" "REDIS_PASSWORD") -}}
-{{- range .Values.extraEnv -}}{{- if or (hasPrefix "DB_" .name) (hasPrefix "REDIS_" .name) -}}{{- $chartEnv = append $chartEnv .name -}}{{- end -}}{{- end -}}
-{{- $errors = concat $errors (include "clipper-common.extraEnvErrors" (dict "env" .Values.extraEnv "owned" $chartEnv "fix" "use containerPort, exports.mountPath, database.*, redis.* or the app secrets (secrets.*, externalSecret) instead") | fromJsonArray) -}}
+{{- $errors = concat $errors (include "clipper-common.extraEnvErrors" (dict "env" .Values.extraEnv "owned" $chartEnv "prefixes" (list "DB_" "REDIS_") "fix" "use containerPort, exports.mountPath, database.*, redis.* or the app secrets (secrets.*, externalSecret) instead") | fromJsonArray) -}}
 {{- $p := .Values.exports.persistence -}}
 {{- if and $p.enabled (not $p.existingClaim) (ne $p.accessMode "ReadWriteMany") $multi -}}
 {{- $errors = append $errors (printf "exports.persistence.enabled with accessMode %s but more than one backend pod can run (%s): a %s volume attaches to one node only, so pods elsewhere would hang in ContainerCreating (Multi-Attach). Set exports.persistence.accessMode=ReadWriteMany (with a storage class that supports it), use exports.persistence.existingClaim, or run one replica" $p.accessMode $replicas $p.accessMode) -}}

@@ -91,16 +91,20 @@ data:
 {{- end }}
 {{- end -}}
 
-{{/* Refusals shared by the charts' monitoring keys; returns one message per line (empty: none). */}}
-{{- define "clipper-common.validateMonitoring" -}}
+{{/* Refusals shared by the charts' monitoring keys; returns a JSON list of messages (see _validate.tpl). */}}
+{{- define "clipper-common.monitoringErrors" -}}
+{{- $errors := list -}}
 {{- $m := .Values.metrics -}}
-{{- if and (hasKey $m "enabled") (not $m.enabled) $m.serviceMonitor.enabled }}
-metrics.serviceMonitor.enabled needs metrics.enabled=true: the ServiceMonitor scrapes the exporter that metrics.enabled runs.
-{{- end }}
-{{- if and (hasKey $m "enabled") (not $m.enabled) $m.prometheusRule.enabled }}
-metrics.prometheusRule.enabled needs metrics.enabled=true: the rules read the exporter's metrics.
-{{- end }}
-{{- if and (hasKey $m "enabled") (not $m.enabled) $m.dashboard.enabled }}
-metrics.dashboard.enabled needs metrics.enabled=true: the dashboard reads the exporter's metrics.
-{{- end }}
+{{- if and (hasKey $m "enabled") (not $m.enabled) -}}
+{{- if $m.serviceMonitor.enabled -}}
+{{- $errors = append $errors "metrics.serviceMonitor.enabled needs metrics.enabled=true: the ServiceMonitor scrapes the exporter that metrics.enabled runs." -}}
+{{- end -}}
+{{- if $m.prometheusRule.enabled -}}
+{{- $errors = append $errors "metrics.prometheusRule.enabled needs metrics.enabled=true: the rules read the exporter's metrics." -}}
+{{- end -}}
+{{- if $m.dashboard.enabled -}}
+{{- $errors = append $errors "metrics.dashboard.enabled needs metrics.enabled=true: the dashboard reads the exporter's metrics." -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $errors -}}
 {{- end -}}

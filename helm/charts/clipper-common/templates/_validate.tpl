@@ -38,18 +38,18 @@ new name. Takes (dict "values" .Values "renamed" (dict "old.path" "new.path" ...
 {{/*
 The one precedence rule: a non-empty global.* wins over the chart's own value. A chart value that
 differs from the global that replaces it would be silently ignored, so it is refused (a password
-is never echoed). Takes a list of (list "own.path" ownValue "global.path" globalValue).
+is never echoed). Takes (dict "values" .Values "pairs" (dict "own.path" "global.path" ...)).
 */}}
 {{- define "clipper-common.globalWinsErrors" -}}
 {{- $errors := list -}}
-{{- range . -}}
-{{- $own := index . 1 | default "" | toString -}}
-{{- $global := index . 3 | default "" | toString -}}
+{{- range $ownPath, $globalPath := .pairs -}}
+{{- $own := include "clipper-common.valueAt" (dict "values" $.values "path" $ownPath) -}}
+{{- $global := include "clipper-common.valueAt" (dict "values" $.values "path" $globalPath) -}}
 {{- if and $own $global (ne $own $global) -}}
-{{- if hasSuffix "password" (index . 0) -}}
-{{- $errors = append $errors (printf "%s has no effect: %s wins; remove %s, or give the password as %s instead" (index . 0) (index . 2) (index . 0) (index . 2)) -}}
+{{- if hasSuffix "password" $ownPath -}}
+{{- $errors = append $errors (printf "%s has no effect: %s wins; remove %s, or give the password as %s instead" $ownPath $globalPath $ownPath $globalPath) -}}
 {{- else -}}
-{{- $errors = append $errors (printf "%s (%s) has no effect: %s (%s) wins; remove %s, or set %s=%s instead" (index . 0) $own (index . 2) $global (index . 0) (index . 2) $own) -}}
+{{- $errors = append $errors (printf "%s (%s) has no effect: %s (%s) wins; remove %s, or set %s=%s instead" $ownPath $own $globalPath $global $ownPath $globalPath $own) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -78,7 +78,8 @@ is never echoed). Takes a list of (list "own.path" ownValue "global.path" global
 
 {{/*
 extraEnv adds variables: a name listed twice (server-side apply rejects it) or one the chart sets
-itself is refused. Takes (dict "env" .Values.extraEnv "owned" (list ...) "fix" "what to use instead").
+itself is refused. Takes (dict "env" .Values.extraEnv "owned" (list ...) "fix" "what to use instead"),
+optionally "prefixes" (list "DB_" ...) for whole families of names the chart owns.
 */}}
 {{- define "clipper-common.extraEnvErrors" -}}
 {{- $errors := list -}}
@@ -86,12 +87,17 @@ itself is refused. Takes (dict "env" .Values.extraEnv "owned" (list ...) "fix" "
 {{- range .env -}}
 {{- if has .name $names -}}
 {{- $errors = append $errors (printf "extraEnv lists %q twice: Kubernetes rejects duplicate env names on server-side apply; keep one entry" .name) -}}
-{{- else if has .name $.owned -}}
+{{- else if or (has .name $.owned) (include "clipper-common.hasAnyPrefix" (dict "s" .name "prefixes" $.prefixes)) -}}
 {{- $errors = append $errors (printf "extraEnv sets %s, which the chart sets itself: %s, and remove the extraEnv entry" .name $.fix) -}}
 {{- end -}}
 {{- $names = append $names .name -}}
 {{- end -}}
 {{- toJson $errors -}}
+{{- end -}}
+
+{{/* "true" when .s starts with one of .prefixes. */}}
+{{- define "clipper-common.hasAnyPrefix" -}}
+{{- range .prefixes | default list -}}{{- if hasPrefix . $.s -}}true{{- end -}}{{- end -}}
 {{- end -}}
 
 {{/* HPA and PDB settings the schema cannot relate to each other. Takes the root context. */}}

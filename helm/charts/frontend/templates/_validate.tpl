@@ -6,9 +6,7 @@ Included by validate.yaml. Each message names the value and says how to fix it.
 {{- $errors := list -}}
 {{- $renamed := dict "preStopSleepSeconds" "preStop.sleepSeconds" -}}
 {{- $errors = concat $errors (include "clipper-common.renamedErrors" (dict "values" .Values "renamed" $renamed) | fromJsonArray) -}}
-{{- range (include "clipper-common.validateMonitoring" . | trim | splitList "\n") -}}
-{{- if . }}{{ $errors = append $errors . }}{{ end -}}
-{{- end -}}
+{{- $errors = concat $errors (include "clipper-common.monitoringErrors" . | fromJsonArray) -}}
 {{- $errors = concat $errors (include "clipper-common.scalingErrors" . | fromJsonArray) -}}
 {{- /* the exporter's image is checked even while metrics are off, so that turning them on later cannot fail */ -}}
 {{- range $key, $image := dict "image" .Values.image "metrics.image" .Values.metrics.image "tests.image" .Values.tests.image -}}

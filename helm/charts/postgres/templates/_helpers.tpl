@@ -182,12 +182,9 @@ DATA_SOURCE_PASS_FILE, and the scripts export PGPASSWORD from the file into thei
   readOnly: true
 {{- end -}}
 
-{{/*
-Container env: the chart's variables, then .Values.extraEnv (postgres.validate refuses a name
-listed twice or one the chart sets). Renders a YAML list.
-*/}}
-{{- define "postgres.env" -}}
-{{- $base := list
+{{/* The server's own variables, as a YAML list (postgres.validate keeps extraEnv off their names). */}}
+{{- define "postgres.chartEnv" -}}
+{{- toYaml (list
   (dict "name" "POSTGRES_USER" "value" .Values.auth.superuser.username)
   (dict "name" "POSTGRES_PASSWORD_FILE" "value" "/run/secrets/postgres-superuser/password")
   (dict "name" "POSTGRES_DB" "value" (include "postgres.database" .))
@@ -195,9 +192,12 @@ listed twice or one the chart sets). Renders a YAML list.
   (dict "name" "POSTGRES_APP_PASSWORD_FILE" "value" "/run/secrets/postgres/password")
   (dict "name" "PGDATA" "value" "/var/lib/postgresql/data/pgdata")
   (dict "name" "POSTGRES_INITDB_ARGS" "value" (toString .Values.initdb.args))
--}}
-{{- $out := concat $base (.Values.extraEnv | default list) -}}
-{{- toYaml $out -}}
+) -}}
+{{- end -}}
+
+{{/* Container env: the chart's variables, then .Values.extraEnv. Renders a YAML list. */}}
+{{- define "postgres.env" -}}
+{{- toYaml (concat (include "postgres.chartEnv" . | fromYamlArray) (.Values.extraEnv | default list)) -}}
 {{- end -}}
 
 {{/* Hardened container securityContext. */}}

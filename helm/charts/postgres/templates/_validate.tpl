@@ -5,26 +5,19 @@ the cluster's state (a kept password, the superuser layout) come after them.
 */}}
 {{- define "postgres.validate" -}}
 {{- $errors := list -}}
-{{- $g := fromYaml (include "postgres.globalPostgres" .) -}}
 {{- $renamed := dict "auth.secretKeys.passwordKey" "auth.passwordKey" -}}
 {{- $errors = concat $errors (include "clipper-common.renamedErrors" (dict "values" .Values "renamed" $renamed) | fromJsonArray) -}}
-{{- $pairs := list
-  (list "auth.username" .Values.auth.username "global.postgres.username" $g.username)
-  (list "auth.database" .Values.auth.database "global.postgres.database" $g.database)
-  (list "auth.existingSecret" .Values.auth.existingSecret "global.postgres.existingSecret" $g.existingSecret)
-  (list "auth.passwordKey" .Values.auth.passwordKey "global.postgres.passwordKey" $g.passwordKey)
-  (list "auth.password" .Values.auth.password "global.postgres.password" $g.password)
-  (list "persistence.storageClassName" .Values.persistence.storageClassName "global.storageClass" (dig "storageClass" "" (.Values.global | default dict)))
-  (list "backup.persistence.storageClassName" .Values.backup.persistence.storageClassName "global.storageClass" (dig "storageClass" "" (.Values.global | default dict)))
--}}
-{{- $errors = concat $errors (include "clipper-common.globalWinsErrors" $pairs | fromJsonArray) -}}
-{{- range (include "clipper-common.validateMonitoring" . | trim | splitList "\n") -}}
-{{- if . }}{{ $errors = append $errors . }}{{ end -}}
-{{- end -}}
+{{- $pairs := dict "auth.username" "global.postgres.username" "auth.database" "global.postgres.database"
+  "auth.existingSecret" "global.postgres.existingSecret" "auth.passwordKey" "global.postgres.passwordKey"
+  "auth.password" "global.postgres.password" "persistence.storageClassName" "global.storageClass"
+  "backup.persistence.storageClassName" "global.storageClass" -}}
+{{- $errors = concat $errors (include "clipper-common.globalWinsErrors" (dict "values" .Values "pairs" $pairs) | fromJsonArray) -}}
+{{- $errors = concat $errors (include "clipper-common.monitoringErrors" . | fromJsonArray) -}}
 {{- range $key, $image := dict "image" .Values.image "metrics.image" .Values.metrics.image -}}
 {{- $errors = concat $errors (include "clipper-common.imageErrors" (dict "ctx" $ "image" $image "key" $key) | fromJsonArray) -}}
 {{- end -}}
-{{- $env := list "POSTGRES_USER" "POSTGRES_PASSWORD_FILE" "POSTGRES_DB" "POSTGRES_APP_USER" "POSTGRES_APP_PASSWORD_FILE" "PGDATA" "POSTGRES_INITDB_ARGS" -}}
+{{- $env := list -}}
+{{- range include "postgres.chartEnv" . | fromYamlArray }}{{ $env = append $env .name }}{{ end -}}
 {{- $errors = concat $errors (include "clipper-common.extraEnvErrors" (dict "env" .Values.extraEnv "owned" $env "fix" "use auth.*, initdb.args or persistence instead") | fromJsonArray) -}}
 {{- range $key, $value := dict "username" (include "postgres.username" .) "database" (include "postgres.database" .) -}}
 {{- if not (regexMatch "^[a-z_][a-z0-9_]{0,62}$" $value) -}}

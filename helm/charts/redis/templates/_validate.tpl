@@ -5,19 +5,12 @@ the cluster's state (the existing Secret has the password's key) comes after the
 */}}
 {{- define "redis.validate" -}}
 {{- $errors := list -}}
-{{- $global := .Values.global | default dict -}}
 {{- $renamed := dict "auth.existingSecretPasswordKey" "auth.passwordKey" "persistence.persistentVolumeClaimRetentionPolicy" "persistence.retentionPolicy" -}}
 {{- $errors = concat $errors (include "clipper-common.renamedErrors" (dict "values" .Values "renamed" $renamed) | fromJsonArray) -}}
-{{- $pairs := list
-  (list "auth.existingSecret" .Values.auth.existingSecret "global.redis.existingSecret" (dig "redis" "existingSecret" "" $global))
-  (list "auth.passwordKey" .Values.auth.passwordKey "global.redis.passwordKey" (dig "redis" "passwordKey" "" $global))
-  (list "auth.password" .Values.auth.password "global.redis.password" (dig "redis" "password" "" $global))
-  (list "persistence.storageClassName" .Values.persistence.storageClassName "global.storageClass" (dig "storageClass" "" $global))
--}}
-{{- $errors = concat $errors (include "clipper-common.globalWinsErrors" $pairs | fromJsonArray) -}}
-{{- range (include "clipper-common.validateMonitoring" . | trim | splitList "\n") -}}
-{{- if . }}{{ $errors = append $errors . }}{{ end -}}
-{{- end -}}
+{{- $pairs := dict "auth.existingSecret" "global.redis.existingSecret" "auth.passwordKey" "global.redis.passwordKey"
+  "auth.password" "global.redis.password" "persistence.storageClassName" "global.storageClass" -}}
+{{- $errors = concat $errors (include "clipper-common.globalWinsErrors" (dict "values" .Values "pairs" $pairs) | fromJsonArray) -}}
+{{- $errors = concat $errors (include "clipper-common.monitoringErrors" . | fromJsonArray) -}}
 {{- range $key, $image := dict "image" .Values.image "metrics.image" .Values.metrics.image -}}
 {{- $errors = concat $errors (include "clipper-common.imageErrors" (dict "ctx" $ "image" $image "key" $key) | fromJsonArray) -}}
 {{- end -}}
