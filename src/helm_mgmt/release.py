@@ -226,16 +226,17 @@ def status(helm: Helm, release: str, namespace: str) -> dict:
     summary = []
     for pod in pods.get("items", []):
         conds = {c["type"]: c["status"] for c in pod.get("status", {}).get("conditions", [])}
+        phase, ready = pod.get("status", {}).get("phase"), conds.get("Ready") == "True"
         summary.append(
             {
                 "name": pod["metadata"]["name"],
-                "phase": pod.get("status", {}).get("phase"),
-                "ready": conds.get("Ready") == "True",
+                "phase": phase,
+                "ready": ready,
+                # A finished Job's pod (a backup, the backup volume check) is never Ready, and is fine.
+                "healthy": ready or phase == "Succeeded",
                 "restarts": sum(cs.get("restartCount", 0) for cs in pod.get("status", {}).get("containerStatuses", [])),
             }
         )
-        # A finished Job's pod (a backup, the backup volume check) is never Ready, and is fine.
-        summary[-1]["healthy"] = summary[-1]["ready"] or summary[-1]["phase"] == "Succeeded"
     return {
         "release": release,
         "namespace": namespace,
