@@ -13,7 +13,7 @@ from typing import Any
 import probeimage
 import pytest
 
-from helm_mgmt.localcluster import components, containerd, down, ensure_up, network, process, report
+from helm_mgmt.localcluster import components, containerd, down, ensure_up, netpolicy, network, process, report
 from helm_mgmt.localcluster.teardown import NETNS_DIR, created_host_paths, mountpoints_under, shim_pids
 
 RESTRICTED_CONTEXT: dict[str, Any] = {
@@ -206,6 +206,7 @@ def test_down_leaves_nothing_behind(kubectl: Any, namespace: str, probe_image: s
     namespaces = containerd.network_namespaces()
     assert namespaces, "a running pod has a network namespace"
     assert network.EGRESS_CHAIN in _iptables_chains(), "pods must not reach beyond the node"
+    assert "KUBE-ROUTER-FORWARD" in _iptables_chains(), "kube-router enforces NetworkPolicies"
     veths = network.bridge_ports()
     assert veths, "a running pod has a veth on the node bridge"
     host_paths = [path for path in created_host_paths() if path != NETNS_DIR]
@@ -222,6 +223,9 @@ def test_down_leaves_nothing_behind(kubectl: Any, namespace: str, probe_image: s
     chains = _iptables_chains()
     assert "KUBE-SERVICES" not in chains
     assert network.EGRESS_CHAIN not in chains
+    assert [chain for chain in netpolicy.CHAIN_PREFIXES if chain in chains] == []
+    sets = subprocess.run(["ipset", "list", "-n"], capture_output=True, text=True, check=True).stdout.split()
+    assert [name for name in sets if name.startswith(netpolicy.IPSET_PREFIXES)] == []
     assert [path for path in host_paths if path.exists()] == []
     assert not components.state_dir().exists()
 

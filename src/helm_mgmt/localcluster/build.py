@@ -146,3 +146,16 @@ def metrics_server() -> Path:
         packages={"metrics-server": "sigs.k8s.io/metrics-server/cmd/metrics-server"},
         ldflags=f"-X k8s.io/client-go/pkg/version.gitVersion={c.METRICS_SERVER_VERSION}",
     )["metrics-server"]
+
+
+def kube_router() -> Path:
+    """kube-router, of which the local cluster runs only the NetworkPolicy firewall."""
+    module = "github.com/cloudnativelabs/kube-router/v2"
+    return build_wrapped(
+        "kube-router",
+        c.KUBE_ROUTER_VERSION,
+        # It builds against the cluster's client libraries too, so their compiled packages are shared.
+        requires={module: c.KUBE_ROUTER_VERSION, **_shared_client_libraries()},
+        packages={"kube-router": f"{module}/cmd/kube-router"},
+        ldflags=f"-X {module}/pkg/version.Version={c.KUBE_ROUTER_VERSION}",
+    )["kube-router"]

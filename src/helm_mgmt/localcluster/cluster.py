@@ -15,6 +15,7 @@ from helm_mgmt.localcluster import (
     dns,
     kubeapi,
     metrics,
+    netpolicy,
     network,
     node,
     pause,
@@ -34,6 +35,7 @@ APT_PACKAGES = {
     "ctr": "containerd",
     "iptables": "iptables",
     "conntrack": "conntrack",
+    "ipset": "ipset",
     "ip": "iproute2",
     "modprobe": "kmod",
     "openssl": "openssl",
@@ -60,6 +62,7 @@ def binaries() -> dict[str, Path]:
         "etcd": build.etcd(),
         "coredns": build.coredns(),
         "metrics-server": build.metrics_server(),
+        "kube-router": build.kube_router(),
     }
     process.progress(f"binaries ready after {time.monotonic() - started:.0f}s")
     return bins
@@ -108,6 +111,8 @@ def ensure_up() -> Path:
     process.progress("starting kubelet and kube-proxy")
     node.start_kubelet(bins["kubelet"])
     node.start_kube_proxy(bins["kube-proxy"])
+    process.progress("starting kube-router (NetworkPolicy enforcement)")
+    netpolicy.start(bins["kube-router"])
     process.progress("starting CoreDNS")
     dns.start(bins["coredns"])
     process.progress("starting the volume provisioner")

@@ -10,6 +10,9 @@ STAGING_VERSION = "v0.34.4"
 ETCD_VERSION = "v3.6.16"
 COREDNS_VERSION = "v1.13.1"
 METRICS_SERVER_VERSION = "v0.8.0"
+# The only version the module proxy serves; security flaws are reported for it, so it runs only
+# here, bound to this node (see README.md).
+KUBE_ROUTER_VERSION = "v2.1.0"
 
 KUBE_COMMANDS = (
     "kube-apiserver",
@@ -29,6 +32,7 @@ COMPONENTS = (
     "kube-scheduler",
     "kubelet",
     "kube-proxy",
+    "kube-router",
     "coredns",
     "provisioner",
     "metrics-server",

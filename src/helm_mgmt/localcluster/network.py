@@ -40,11 +40,12 @@ def _set_sysctls() -> None:
 
 
 def _guard_egress() -> None:
-    _iptables("-N", EGRESS_CHAIN, check=False)
-    _iptables("-F", EGRESS_CHAIN)
-    _iptables("-A", EGRESS_CHAIN, "-s", c.POD_CIDR, "!", "-o", c.BRIDGE, "-j", "DROP")
-    if _iptables("-C", "FORWARD", "-j", EGRESS_CHAIN, check=False).returncode != 0:
-        _iptables("-I", "FORWARD", "1", "-j", EGRESS_CHAIN)
+    # In the mangle table, which the filter table's ACCEPT rules (kube-router's) cannot bypass.
+    _iptables("-t", "mangle", "-N", EGRESS_CHAIN, check=False)
+    _iptables("-t", "mangle", "-F", EGRESS_CHAIN)
+    _iptables("-t", "mangle", "-A", EGRESS_CHAIN, "-s", c.POD_CIDR, "!", "-o", c.BRIDGE, "-j", "DROP")
+    if _iptables("-t", "mangle", "-C", "FORWARD", "-j", EGRESS_CHAIN, check=False).returncode != 0:
+        _iptables("-t", "mangle", "-I", "FORWARD", "1", "-j", EGRESS_CHAIN)
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -117,10 +118,11 @@ def teardown() -> None:
         for port in bridge_ports():
             _ip("link", "delete", port, check=False)
         _ip("link", "delete", c.BRIDGE)
-    while _iptables("-D", "FORWARD", "-j", EGRESS_CHAIN, check=False).returncode == 0:
-        pass
-    if _iptables("-F", EGRESS_CHAIN, check=False).returncode == 0:
-        _iptables("-X", EGRESS_CHAIN)
+    for table in ("mangle", "filter"):  # filter: where versions before kube-router put it
+        while _iptables("-t", table, "-D", "FORWARD", "-j", EGRESS_CHAIN, check=False).returncode == 0:
+            pass
+        if _iptables("-t", table, "-F", EGRESS_CHAIN, check=False).returncode == 0:
+            _iptables("-t", table, "-X", EGRESS_CHAIN)
     record = _sysctl_record()
     if record.exists():
         for key, value in json.loads(record.read_text()).items():

@@ -54,6 +54,7 @@ CERTS = (
     Cert("coredns", "clipper-kit:coredns"),
     Cert("provisioner", "clipper-kit:provisioner"),
     Cert("metrics-server", "clipper-kit:metrics-server"),
+    Cert("kube-router", "clipper-kit:kube-router"),
 )
 
 KUBECONFIGS = {
@@ -65,6 +66,7 @@ KUBECONFIGS = {
     "coredns": "coredns",
     "provisioner": "provisioner",
     "metrics-server": "metrics-server",
+    "kube-router": "kube-router",
 }
 
 

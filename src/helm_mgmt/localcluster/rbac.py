@@ -1,4 +1,5 @@
-"""Least-privilege access for the host-side add-ons (CoreDNS, the provisioner, metrics-server)."""
+"""Least-privilege access for the host-side add-ons (CoreDNS, the provisioner, metrics-server,
+kube-router)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,12 @@ CLUSTER_ROLES: dict[str, list[dict[str, Any]]] = {
     "clipper-kit:metrics-server": [
         {"apiGroups": [""], "resources": ["nodes/metrics"], "verbs": ["get"]},
         {"apiGroups": [""], "resources": ["pods", "nodes"], "verbs": READ},
+    ],
+    # kube-router starts informers for all of these even when only its firewall runs.
+    "clipper-kit:kube-router": [
+        {"apiGroups": [""], "resources": ["pods", "namespaces", "nodes", "services", "endpoints"], "verbs": READ},
+        {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": READ},
+        {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": READ},
     ],
 }
 # Roles that Kubernetes ships, bound to the add-on user named like the key.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from helm_mgmt.gobuild import bin_dir
 from helm_mgmt.localcluster import components as c
-from helm_mgmt.localcluster import containerd, netns, network, process
+from helm_mgmt.localcluster import containerd, netns, netpolicy, network, process
 
 KUBELET_CGROUP = "kubepods"
 CONTAINER_LOG_LINKS = Path("/var/log/containers")
@@ -129,6 +129,7 @@ def down() -> list[str]:
     kube_proxy = bin_dir("kubernetes", c.KUBERNETES_VERSION) / "kube-proxy"
     if kube_proxy.exists():
         subprocess.run([str(kube_proxy), "--cleanup"], capture_output=True)
+    netpolicy.cleanup()
     if (containerd.base() / "config.toml").exists() and not process.pid_of("containerd"):
         process.progress("starting containerd to release the pods a previous run left")
         containerd.start()
