@@ -1,6 +1,6 @@
-// Command probe is the test image's only program: it idles, resolves names, writes files, serves
-// or fetches HTTP, so that cluster tests can check DNS, volumes,
-// Services and rollouts from inside a pod.
+// Command probe is the test image's only program: it idles, resolves names, writes files, serves or
+// fetches HTTP or opens TCP connections, so that cluster tests can check DNS, volumes,
+// Services, rollouts and NetworkPolicies from inside a pod.
 package main
 
 import (
@@ -16,7 +16,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: probe idle | lookup NAME | write PATH TEXT | serve ADDR | get URL")
+		fmt.Fprintln(os.Stderr, "usage: probe idle | lookup NAME | write PATH TEXT | serve ADDR | get URL | dial HOST:PORT")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -65,6 +65,15 @@ func main() {
 			fmt.Fprintln(os.Stderr, "status", resp.StatusCode, err)
 			os.Exit(1)
 		}
+	case "dial":
+		// A policy that denies drops the SYN, so the timeout is the refusal here.
+		conn, err := net.DialTimeout("tcp", os.Args[2], 3*time.Second)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		conn.Close()
+		fmt.Println("connected", os.Args[2])
 	default:
 		fmt.Fprintln(os.Stderr, "unknown command", os.Args[1])
 		os.Exit(2)
