@@ -12,7 +12,7 @@ from pathlib import Path
 
 import probeimage
 import pytest
-from stackenv import LOCAL_VALUES, RELEASE, STACK_NAMESPACE
+from stackenv import LOCAL_VALUES, RELEASE, STACK_NAMESPACE, stack_value_args
 
 from helm_mgmt.gobuild import bin_dir
 from helm_mgmt.helm import Helm
@@ -59,11 +59,12 @@ def helm(cluster: Path) -> Helm:
 def stack(cluster: Path, helm: Helm) -> str:
     """The umbrella with the local values (the real Clipper backend, migrations and frontend built
     from the application's source), installed into a namespace that enforces Pod Security
-    `restricted`, every workload Ready. test_stack.py uninstalls it last."""
+    `restricted`, every workload Ready; the load generator's pods are admitted to the backend and
+    frontend (bench/values-admit-loadgen.yaml). test_stack.py uninstalls it last."""
     prepare_cluster()
     restricted_namespace(STACK_NAMESPACE)
     helm.run(
-        ["upgrade", "--install", RELEASE, str(LOCAL_VALUES.parents[1]), "-n", STACK_NAMESPACE, "-f", str(LOCAL_VALUES)],
+        ["upgrade", "--install", RELEASE, str(LOCAL_VALUES.parents[1]), "-n", STACK_NAMESPACE, *stack_value_args()],
         timeout=600,
     )
     wait_all_ready(STACK_NAMESPACE, RELEASE, timeout=900)

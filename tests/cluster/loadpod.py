@@ -28,6 +28,10 @@ def _wait(check, timeout: float, what: str) -> None:
         time.sleep(1)
 
 
+def _log(kubectl, namespace: str, name: str) -> str:
+    return kubectl("logs", name, "-n", namespace, check=False).stdout
+
+
 @contextmanager
 def steady_load(kubectl, namespace: str, url: str, rate: int = 50, keepalive: bool = False) -> Iterator[dict]:
     """``with steady_load(...) as tally:`` loads ``url`` for the duration of the block; after it,
@@ -36,11 +40,11 @@ def steady_load(kubectl, namespace: str, url: str, rate: int = 50, keepalive: bo
     loadgen.import_image()
     name = f"load-{int(time.time() * 1000) % 10**8}"
     streams = json.dumps([loadgen.stream("load", url, rate, keepalive)])
-    kubectl("apply", "-f", "-", stdin=loadgen.pod(name, namespace, ["run", streams]))
+    kubectl("apply", "-f", "-", stdin=loadgen.pod(name, namespace, ["run", streams, "90s"]))
     tally: dict = {}
     try:
         _wait(lambda: _phase(kubectl, namespace, name) == "Running", 120, f"load pod {name} to run")
-        time.sleep(2)
+        _wait(lambda: "loading" in _log(kubectl, namespace, name), 90, f"load pod {name} to reach {url}")
         yield tally
         kubectl("exec", name, "-n", namespace, "--", "/loadgen", "stop")
         _wait(lambda: _phase(kubectl, namespace, name) in ("Succeeded", "Failed"), 60, f"load pod {name} to finish")

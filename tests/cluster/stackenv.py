@@ -5,14 +5,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from helm_mgmt.bench import loadgen
+
 STACK_NAMESPACE = "clipper-e2e"
 RELEASE = "clipper"
 LOCAL_VALUES = Path(__file__).resolve().parents[2] / "helm" / "charts" / "clipper" / "examples" / "values-local.yaml"
+# The stack's values files, in order: the local values, then the load generator's admission
+# through the backend's and frontend's NetworkPolicies. Every install and upgrade of it takes both.
+STACK_VALUES = (LOCAL_VALUES, loadgen.ADMIT_VALUES)
 # As the backend logs in: the application's role over TCP, with the password file it gets.
 APP_SQL = (
     'PGPASSWORD="$(cat "$POSTGRES_APP_PASSWORD_FILE")" '
     'psql -h 127.0.0.1 -U "$POSTGRES_APP_USER" -d "$POSTGRES_DB" -v ON_ERROR_STOP=1 -tAc "$Q"'
 )
+
+
+def stack_value_args() -> list[str]:
+    return [arg for path in STACK_VALUES for arg in ("-f", str(path))]
 
 
 def psql(kubectl, namespace: str, query: str, shell: str = APP_SQL, check: bool = True):

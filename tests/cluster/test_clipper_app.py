@@ -20,6 +20,7 @@ import pytest
 from loadpod import steady_load
 from stackenv import RELEASE, backend_ready_url, psql
 
+from helm_mgmt.bench import loadgen
 from helm_mgmt.charts import load_charts
 from helm_mgmt.helm import HelmError
 from helm_mgmt.localcluster import clipperapp, images
@@ -278,10 +279,12 @@ def test_chart_refuses_the_published_image_before_touching_the_cluster(helm, kub
 
 def test_published_image_runs_as_root_outside_restricted(stack, helm, kubectl, tmp_path):
     """The documented way out for the published image: root, in a namespace that enforces only
-    `baseline`, against the stack's PostgreSQL and Redis. The pod becomes Ready."""
+    `baseline`, against the stack's PostgreSQL and Redis, which a policy of the operator's own
+    opens to that namespace (the charts' policies admit only their release). The pod becomes Ready."""
     namespace = f"published-root-{uuid.uuid4().hex[:6]}"
     kubectl("create", "namespace", namespace)
     kubectl("label", "namespace", namespace, "pod-security.kubernetes.io/enforce=baseline")
+    kubectl("apply", "-n", stack, "-f", "-", stdin=json.dumps(_admit_namespace_to_servers(namespace)))
     try:
         for secret in (f"{RELEASE}-postgres", f"{RELEASE}-redis"):
             obj = json.loads(kubectl("get", "secret", secret, "-n", stack, "-o", "json").stdout)
@@ -317,7 +320,29 @@ def test_published_image_runs_as_root_outside_restricted(stack, helm, kubectl, t
         assert {c["name"]: c["ready"] for c in pod["status"]["containerStatuses"]}["backend"] is True
     finally:
         helm.run(["uninstall", "published", "-n", namespace], check=False)
+        kubectl("delete", "networkpolicy", namespace, "-n", stack, "--ignore-not-found")
         kubectl("delete", "namespace", namespace, "--wait=false")
+
+
+def _admit_namespace_to_servers(namespace: str) -> dict:
+    """A NetworkPolicy (named like ``namespace``) that lets that namespace reach the stack's
+    PostgreSQL and Redis; policies add up, so the charts' own stay as they are."""
+    servers = {"key": "app.kubernetes.io/name", "operator": "In", "values": ["postgres", "redis"]}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": namespace},
+        "spec": {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/instance": RELEASE}, "matchExpressions": [servers]},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}],
+                    "ports": [{"port": 5432, "protocol": "TCP"}, {"port": 6379, "protocol": "TCP"}],
+                }
+            ],
+        },
+    }
 
 
 def test_a_failing_migration_stops_the_upgrade_and_the_pods_keep_serving(stack, helm, kubectl, api, tmp_path):
@@ -333,7 +358,12 @@ def test_a_failing_migration_stops_the_upgrade_and_the_pods_keep_serving(stack, 
     good = history[-1]["revision"]
     pods_before = sorted(p["metadata"]["name"] for p in backend_pods(kubectl, stack))
     broken = ReleaseSpec(
-        RELEASE, stack, env="local", set_values=["backend.migrations.source.configMap=broken-migrations"], timeout="4m"
+        RELEASE,
+        stack,
+        env="local",
+        values_files=[loadgen.ADMIT_VALUES],
+        set_values=["backend.migrations.source.configMap=broken-migrations"],
+        timeout="4m",
     )
     # 10 requests/s: more would make the HPA add a pod, whose migrate init container fails on the
     # schema the broken migration left dirty, and the rollback would wait for that pod in vain.

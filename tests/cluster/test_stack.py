@@ -12,9 +12,10 @@ import time
 
 import pytest
 from loadpod import restricted_pod
-from stackenv import LOCAL_VALUES, RELEASE
+from stackenv import LOCAL_VALUES, RELEASE, stack_value_args
 from stackenv import STACK_NAMESPACE as NAMESPACE
 
+from helm_mgmt.bench import loadgen
 from helm_mgmt.charts import application_charts
 from helm_mgmt.helm import parse_manifests
 
@@ -140,7 +141,12 @@ def test_readiness_follows_redis_and_liveness_holds(stack, kubectl):
     assert restarts_after == restarts_before, "liveness restarted a backend while only Redis was down"
 
 
+# Until the first answer nothing counts: kube-router admits the new pod's address a moment after
+# it starts. Then one request every 100 ms, each failure counted.
 PROBE_LOOP = """
+n=0
+until wget --tries=1 -q -O /dev/null -T 1 "$URL"; do n=$((n+1)); [ $n -lt 60 ] || exit 3; sleep 0.5; done
+echo loading
 i=0; ok=0; fail=0
 while [ $i -lt 3000 ] && [ ! -f /tmp/stop ]; do
   if wget --tries=1 -O /dev/null -T 3 "$URL" >/tmp/last 2>&1; then ok=$((ok+1))
@@ -152,14 +158,15 @@ echo "ok=$ok fail=$fail"
 
 
 def _traffic_pod(namespace: str, url: str, image: str) -> str:
-    """A restricted-compliant pod that requests `url` every 100 ms until /tmp/stop exists."""
+    """A restricted-compliant pod that requests `url` every 100 ms until /tmp/stop exists; it has
+    the load generator's labels, which the stack's NetworkPolicies admit."""
     container = {
         "name": "traffic",
         "image": image,
         "command": ["sh", "-c", PROBE_LOOP],
         "env": [{"name": "URL", "value": url}],
     }
-    return restricted_pod("rollout-traffic", namespace, container)
+    return restricted_pod("rollout-traffic", namespace, container, loadgen.LABELS)
 
 
 def _pod_template_annotation(kubectl, name: str) -> str | None:
@@ -185,9 +192,14 @@ def test_rolling_update_has_no_downtime_then_rolls_back(stack, helm, kubectl):
         120,
         "the traffic pod to run",
     )
-    time.sleep(3)
+    _wait_for(
+        lambda: "loading" in kubectl("logs", "rollout-traffic", "-n", stack, check=False).stdout,
+        60,
+        "the traffic pod to reach the backend",
+    )
+    time.sleep(2)
     helm.run(
-        ["upgrade", RELEASE, chart, "-n", stack, "-f", str(LOCAL_VALUES)]
+        ["upgrade", RELEASE, chart, "-n", stack, *stack_value_args()]
         + ["--set-string", "backend.podAnnotations.clipper\\.test/rollout=v2", "--wait", "--timeout", "10m"],
         timeout=700,
     )

@@ -131,3 +131,49 @@ def test_refuses_streams_it_cannot_run(binary: Path) -> None:
     bad = json.dumps([loadgen.stream("x", "http://127.0.0.1:1/", 0, True)])
     proc = subprocess.run([str(binary), "run", bad], capture_output=True, text=True)
     assert proc.returncode == 2 and "rate of 1 to 2000" in proc.stderr
+
+
+def test_waits_for_a_target_that_opens_late_without_counting_the_wait(binary: Path, tmp_path: Path) -> None:
+    """With WAIT, refusals before the target first takes a connection are not load: a new pod's
+    address is admitted by a NetworkPolicy engine a moment after it starts."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stop = tmp_path / "stop"
+    streams = json.dumps([loadgen.stream("late", f"http://127.0.0.1:{port}/", 20, False)])
+    env = {"LOADGEN_STOP_FILE": str(stop)}
+    proc = subprocess.Popen(
+        [str(binary), "run", streams, "20s"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    time.sleep(1.5)
+    assert proc.poll() is None, "it waits instead of loading or giving up"
+    listener.listen(64)
+    accepted = threading.Event()
+
+    def answer() -> None:
+        listener.settimeout(0.2)
+        while not stop.exists():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            accepted.set()
+
+    threading.Thread(target=answer, daemon=True).start()
+    assert accepted.wait(10)
+    time.sleep(1.5)
+    stop.write_text("stop")
+    out, err = proc.communicate(timeout=30)
+    listener.close()
+    tally = json.loads(out)["streams"]["late"]
+    assert "loading" in err
+    assert tally["fail"] == 0 and tally["ok"] >= 10, tally
+
+
+def test_gives_up_on_a_target_that_never_opens(binary: Path) -> None:
+    streams = json.dumps([loadgen.stream("never", f"http://127.0.0.1:{_closed_port()}/", 5, False)])
+    proc = subprocess.run([str(binary), "run", streams, "2s"], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1 and "not reachable within 2s" in proc.stderr

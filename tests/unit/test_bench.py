@@ -88,3 +88,23 @@ def test_totals_and_series_add_the_streams_up(tmp_path) -> None:
     assert written["scenarios"][0]["totals"]["fail"] == 3
     png = report.write_png(results, tmp_path / "b.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000
+
+
+def test_the_admit_values_open_the_backend_and_frontend_to_the_generator_only() -> None:
+    """The generator's label is admitted on port http of both Services, and nothing else opens."""
+    from helm_mgmt.helm import Helm, parse_manifests
+    from helm_mgmt.release import UMBRELLA
+
+    local = UMBRELLA / "examples" / "values-local.yaml"
+    helm = Helm("helm4")
+    plain, admitted = (
+        {
+            doc["metadata"]["name"]: doc["spec"]["ingress"]
+            for doc in parse_manifests(helm.template(UMBRELLA, files, namespace="clipper"))
+            if doc["kind"] == "NetworkPolicy"
+        }
+        for files in ([local], [local, loadgen.ADMIT_VALUES])
+    )
+    rule = {"from": [{"podSelector": {"matchLabels": loadgen.LABELS}}], "ports": [{"port": "http", "protocol": "TCP"}]}
+    added = {name: [r for r in rules if r not in plain[name]] for name, rules in admitted.items()}
+    assert added == {name: ([rule] if name.endswith(("-backend", "-frontend")) else []) for name in plain}

@@ -34,7 +34,7 @@ def check_args(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from helm_mgmt.bench import report
+    from helm_mgmt.bench import loadgen, report
     from helm_mgmt.bench.scenarios import CONTROL_VALUES, LOADGEN_POD, Bench
     from helm_mgmt.helm import Helm
     from helm_mgmt.output import progress
@@ -74,6 +74,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         bench.values = bench.base_values()
         results["streams"] = bench.streams()
         results["values"] = bench.values
+        results["values_files"] = [loadgen.ADMIT_VALUES.name]
         progress(f"installing {args.release} ({args.chart}) into {args.namespace}")
         results["install_seconds"] = round(bench.install(), 1)
         for name in names:

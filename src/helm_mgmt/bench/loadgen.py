@@ -15,6 +15,8 @@ SOURCE = Path(__file__).with_name("loadgen")
 LOADGEN = GoBinaryImage("loadgen", SOURCE)
 IMAGE = LOADGEN.reference
 LABELS = {"app.kubernetes.io/name": "loadgen"}
+# Values that admit pods with LABELS through the backend's and frontend's NetworkPolicies.
+ADMIT_VALUES = Path(__file__).with_name("values-admit-loadgen.yaml")
 
 
 def import_image() -> str:

@@ -99,6 +99,7 @@ class Bench:
             namespace=self.namespace,
             chart=self.chart,
             env="local",
+            values_files=[loadgen.ADMIT_VALUES],
             set_values=[*self.values, *extra],
             timeout="10m",
         )

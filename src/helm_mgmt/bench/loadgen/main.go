@@ -3,7 +3,12 @@
 // connection, a timeout and any non-2xx answer is one failure. It reports per second, so that a
 // benchmark can plot failures and latency against the moments a rollout started and ended.
 //
-//	loadgen run STREAMS_JSON   load until the stop file (/tmp/stop) exists, then print the result as JSON
+//	loadgen run STREAMS_JSON [WAIT]
+//	                           with WAIT (a duration), first wait at most that long until every
+//	                           target takes a TCP connection (not counted: a NetworkPolicy engine
+//	                           admits a new pod's address a moment after it starts); print "loading"
+//	                           to stderr, load until the stop file (/tmp/stop) exists, then print
+//	                           the result as JSON
 //	loadgen stop               create the stop file
 //	loadgen idle               wait for SIGTERM (a pod to exec runs into)
 package main
@@ -17,6 +22,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
 	"os"
 	"os/signal"
 	"sort"
@@ -201,7 +207,35 @@ func get(client *http.Client, url string, spread bool) (*http.Response, error) {
 	return resp, err
 }
 
-func run(arg string) int {
+// waitReachable returns once a TCP connection to the host of every stream's URL succeeds.
+func waitReachable(streams []Stream, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for _, s := range streams {
+		u, err := url.Parse(s.URL)
+		if err != nil {
+			return fmt.Errorf("stream %s: %w", s.Name, err)
+		}
+		port := u.Port()
+		if port == "" {
+			port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+		}
+		address := net.JoinHostPort(u.Hostname(), port)
+		for {
+			conn, err := net.DialTimeout("tcp", address, time.Second)
+			if err == nil {
+				conn.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("stream %s: %s not reachable within %s: %w", s.Name, address, limit, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+func run(arg string, wait time.Duration) int {
 	var streams []Stream
 	if err := json.Unmarshal([]byte(arg), &streams); err != nil || len(streams) == 0 {
 		fmt.Fprintln(os.Stderr, "STREAMS_JSON must be a non-empty list of {name, url, rate, keepalive}:", err)
@@ -213,6 +247,13 @@ func run(arg string) int {
 			return 2
 		}
 	}
+	if wait > 0 {
+		if err := waitReachable(streams, wait); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	fmt.Fprintln(os.Stderr, "loading")
 	os.Remove(stopFile)
 	started := time.Now()
 	tallies := map[string]*tally{}
@@ -237,16 +278,24 @@ func run(arg string) int {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: loadgen run STREAMS_JSON | stop | idle")
+		fmt.Fprintln(os.Stderr, "usage: loadgen run STREAMS_JSON [WAIT] | stop | idle")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
 	case "run":
-		if len(os.Args) != 3 {
-			fmt.Fprintln(os.Stderr, "usage: loadgen run STREAMS_JSON")
+		var wait time.Duration
+		if len(os.Args) == 4 {
+			var err error
+			if wait, err = time.ParseDuration(os.Args[3]); err != nil || wait <= 0 {
+				fmt.Fprintf(os.Stderr, "WAIT %q must be a positive duration such as 60s\n", os.Args[3])
+				os.Exit(2)
+			}
+		}
+		if len(os.Args) < 3 || len(os.Args) > 4 {
+			fmt.Fprintln(os.Stderr, "usage: loadgen run STREAMS_JSON [WAIT]")
 			os.Exit(2)
 		}
-		os.Exit(run(os.Args[2]))
+		os.Exit(run(os.Args[2], wait))
 	case "stop":
 		if err := os.WriteFile(stopFile, []byte("stop"), 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, err)
