@@ -30,6 +30,12 @@ cd "${BACKUP_DIR}"
 file="${BACKUP:-$(ls -1 -- "${PGDATABASE}"-*.dump 2>/dev/null | sort | tail -n 1)}"
 [ -n "$file" ] || { echo "no dump of ${PGDATABASE} in ${BACKUP_DIR}" >&2; exit 2; }
 [ -f "$file" ] || { echo "no dump named $file in ${BACKUP_DIR}" >&2; exit 2; }
+tries=0  # a NetworkPolicy engine may admit this new pod's address a moment after it starts
+until pg_isready --quiet --timeout=2; do
+  tries=$((tries + 1))
+  [ "$tries" -lt 30 ] || { echo "${PGHOST}:${PGPORT} did not answer for 30 tries" >&2; exit 1; }
+  sleep 1
+done
 echo "restoring $file into ${PGDATABASE} on ${PGHOST}"
 pg_restore --list "$file" | grep -v -E '^[0-9]+; [0-9]+ [0-9]+ (EXTENSION|COMMENT - EXTENSION) ' > /tmp/restore.list
 pg_restore --dbname="${PGDATABASE}" --clean --if-exists --no-owner --no-privileges \\
