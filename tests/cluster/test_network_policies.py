@@ -1,6 +1,7 @@
 """The charts' NetworkPolicies, enforced by kube-router on the shared stack: every pair of a
 source pod and a Service port below is tried over TCP through the Service, and each must be
-allowed or denied exactly as the table says. A denied connection times out (the SYN is dropped).
+allowed or denied exactly as the table says. kube-router refuses a denied connection; an engine
+that drops it instead makes it time out after 3 s, which counts as denied too.
 
 Sources are the real backend, frontend, PostgreSQL and Redis pods (a shell in their own
 containers), and probe pods standing where the policies name peers: the ingress controller's

@@ -66,7 +66,7 @@ func main() {
 			os.Exit(1)
 		}
 	case "dial":
-		// A policy that denies drops the SYN, so the timeout is the refusal here.
+		// A denied connection is refused (kube-router rejects it) or, with engines that drop, times out.
 		conn, err := net.DialTimeout("tcp", os.Args[2], 3*time.Second)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
