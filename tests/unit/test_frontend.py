@@ -120,7 +120,8 @@ def test_test_pod_is_hardened_and_fetches_health_html(default):
     wget = container(spec, "wget")
     assert_hardened_container(wget)
     assert wget["image"] == "docker.io/library/busybox:1.37.0"
-    assert wget["command"][-1] == "http://clipper-frontend:80/health.html"
+    assert {"name": "URL", "value": "http://clipper-frontend:80/health.html"} in wget["env"]
+    assert 'wget -q -T 5 -O /dev/null "$URL"' in wget["command"][-1]
     assert spec["restartPolicy"] == "Never"
 
 
@@ -341,4 +342,4 @@ def test_fullname_follows_release_name():
     assert find(docs, "Deployment")["metadata"]["name"] == "frontend-blue"
     docs = render(CHART, {"fullnameOverride": "web"})
     assert find(docs, "Service")["metadata"]["name"] == "web"
-    assert find(docs, "Pod")["spec"]["containers"][0]["command"][-1] == "http://web:80/health.html"
+    assert {"name": "URL", "value": "http://web:80/health.html"} in find(docs, "Pod")["spec"]["containers"][0]["env"]
