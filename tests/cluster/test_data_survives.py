@@ -80,7 +80,8 @@ def assert_everything_kept(kubectl, port_forward) -> None:
 
 
 def test_deleted_pods_come_back_with_the_data(stack_with_data, kubectl, port_forward):
-    kubectl("delete", "pod", "-n", NAMESPACE, f"{RELEASE}-postgres-0", f"{RELEASE}-redis-0", "--wait=true")
+    # PostgreSQL may take its whole grace period (120 s) to stop, and the volume's teardown follows.
+    kubectl("delete", "pod", "-n", NAMESPACE, f"{RELEASE}-postgres-0", f"{RELEASE}-redis-0", "--wait=true", timeout=330)
     kubectl("delete", "pod", "-n", NAMESPACE, "-l", "app.kubernetes.io/name=backend", "--wait=true")
     assert_everything_kept(kubectl, port_forward)
 
