@@ -57,7 +57,19 @@ def _probe_pod(name: str, namespace: str, image: str, labels: dict | None = None
 
 
 @pytest.fixture(scope="module")
-def sources(kubectl, stack: str, probe_image: str) -> Iterator[dict[str, Dialer]]:
+def chart_pods(kubectl, stack: str) -> dict[str, str]:
+    """One running pod of each chart component, by component."""
+    pods = {}
+    for component in CONTAINERS:
+        selector = f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/name={component}"
+        pods[component] = kubectl(
+            "get", "pod", "-n", stack, "-l", selector, "-o", "jsonpath={.items[0].metadata.name}"
+        ).stdout
+    return pods
+
+
+@pytest.fixture(scope="module")
+def sources(kubectl, stack: str, probe_image: str, chart_pods: dict[str, str]) -> Iterator[dict[str, Dialer]]:
     """Each source's name -> a function that says whether it can connect to host:port."""
     created = []
     for ns in (INGRESS_NAMESPACE, MONITORING_NAMESPACE, "netpol-elsewhere"):
@@ -85,7 +97,9 @@ def sources(kubectl, stack: str, probe_image: str) -> Iterator[dict[str, Dialer]
     def shell_dialer(component: str) -> Dialer:
         def dial(host: str, port: int) -> bool:
             script = DIAL.format(host=shlex.quote(host), port=port)
-            return _exec(kubectl, stack, component, "bash", "-c", script).stdout.strip() == "open"
+            return (
+                _exec(kubectl, stack, chart_pods[component], component, "bash", "-c", script).stdout.strip() == "open"
+            )
 
         return dial
 
@@ -98,10 +112,8 @@ def sources(kubectl, stack: str, probe_image: str) -> Iterator[dict[str, Dialer]
         kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
 
-def _exec(kubectl, stack: str, component: str, *command: str):
-    """Run ``command`` in the chart's own container of one pod of ``component``."""
-    selector = f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/name={component}"
-    pod = kubectl("get", "pod", "-n", stack, "-l", selector, "-o", "jsonpath={.items[0].metadata.name}").stdout
+def _exec(kubectl, stack: str, pod: str, component: str, *command: str):
+    """Run ``command`` in the chart's own container of ``component``'s ``pod``."""
     return kubectl("exec", "-n", stack, pod, "-c", CONTAINERS[component], "--", *command, check=False)
 
 
@@ -134,11 +146,11 @@ def test_no_chart_pod_reaches_the_api_server(sources, source: str) -> None:
     assert not sources[source](host, port)
 
 
-def test_the_pods_resolve_names_through_cluster_dns(kubectl, stack: str) -> None:
+def test_the_pods_resolve_names_through_cluster_dns(kubectl, stack: str, chart_pods: dict[str, str]) -> None:
     """DNS egress is allowed to every chart pod (the backend finds PostgreSQL and Redis by name)."""
     host, _ = _service(stack, "redis")
     for component in CONTAINERS:
-        out = _exec(kubectl, stack, component, "getent", "hosts", host)
+        out = _exec(kubectl, stack, chart_pods[component], component, "getent", "hosts", host)
         assert out.returncode == 0 and out.stdout.strip(), f"{component} cannot resolve {host}: {out.stderr}"
 
 
