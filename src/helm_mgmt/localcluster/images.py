@@ -1,16 +1,18 @@
 """Container images for the local cluster, built from Debian packages without Docker or a registry.
 
-Each image is one layer made from a ``debootstrap --variant=minbase`` root filesystem plus a few
-files of ours (entrypoints, nginx.conf) and, for Clipper's own images, what ``clipperapp`` builds
-from the application's source (the API binary and templates, the migrate CLI and migrations, the
-SPA). It is packed with ``umoci`` and turned into a docker-archive by ``skopeo``, which
-``ctr -n k8s.io images import`` loads. ``images/*/Containerfile`` in the repository describe the
-same images for users who build them with their own tools (a test keeps the two in step).
+Each image is one layer made from a ``debootstrap --variant=minbase`` root filesystem with the
+recipe's packages added by ``apt-get`` in a chroot, plus a few files of ours (entrypoints,
+nginx.conf) and, for Clipper's own images, what ``clipperapp`` builds from the application's source
+(the API binary and templates, the migrate CLI and migrations, the SPA). It is packed with
+``umoci`` and turned into a docker-archive by ``skopeo``, which ``ctr -n k8s.io images import``
+loads. ``images/*/Containerfile`` in the repository describe the same images for users who build
+them with their own tools (a test keeps the two in step).
 
 Two cache levels, both keyed by the content of their inputs:
 
-- ``<cache>/rootfs/<base>-<suite>-<key>/``: the debootstrap result (suite, packages, mirror),
-  shared by the recipes with the same ``base``;
+- ``<cache>/rootfs/base-<suite>-<key>/``: the debootstrap of a suite (suite, mirror), one for
+  every recipe of that suite, and ``<cache>/rootfs/<base>-<suite>-<key>/``: that plus the
+  recipe's packages, shared by the recipes with the same ``base``;
 - ``<cache>/images/<name>-<tag>-<key>/<name>.tar``: the archive (rootfs key, support files, setup
   script, image config, the application source's digest).
 
@@ -41,7 +43,7 @@ SUPPORT_DIR = Path(__file__).with_name("images")
 # The recipes users build Clipper's images from (Containerfiles) and the files they copy in.
 CONTAINERFILES_DIR = REPO_ROOT / "images"
 # Bump when the generic build steps below change in a way that changes the produced images.
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
 HEARTBEAT_S = 15.0
 TOOLS = ("debootstrap", "umoci", "skopeo")  # also the Debian package names
 
@@ -502,8 +504,12 @@ def _digest(*parts: object) -> str:
     return h.hexdigest()[:16]
 
 
+def base_key(suite: str) -> str:
+    return _digest(FORMAT_VERSION, suite, debian.mirror(), "minbase")
+
+
 def rootfs_key(recipe: Recipe) -> str:
-    return _digest(FORMAT_VERSION, recipe.suite, sorted(recipe.packages), debian.mirror(), "minbase")
+    return _digest(FORMAT_VERSION, base_key(recipe.suite), sorted(recipe.packages), "apt-get install")
 
 
 def image_key(recipe: Recipe) -> str:
@@ -588,27 +594,52 @@ def _drop_stale(current: Path) -> None:
             _remove(other)
 
 
-def _rootfs(recipe: Recipe, step: _StepRunner) -> Path:
-    """The cached debootstrap result for this recipe, bootstrapping it if absent."""
-    target = cache_root() / "rootfs" / f"{recipe.rootfs_name}-{recipe.suite}-{rootfs_key(recipe)}"
+def _chroot_shell(root: Path, script: str) -> list[str]:
+    """A command that runs ``script`` in ``root`` with /proc mounted, in a mount namespace of its
+    own so that the mount goes away with the process, whatever happens to it."""
+    return [
+        "unshare", "--mount", "--propagation", "private", "--fork",
+        "chroot", str(root), "/bin/sh", "-ec", f"mount -t proc proc /proc\n{script}",
+    ]  # fmt: skip
+
+
+_APT = "DEBIAN_FRONTEND=noninteractive apt-get -q -o APT::Install-Recommends=false"
+
+
+def _base_rootfs(suite: str, step: _StepRunner) -> Path:
+    """The cached ``debootstrap --variant=minbase`` of ``suite`` with its package lists fetched,
+    which every recipe of that suite starts from (one bootstrap per suite, not per image)."""
+    target = cache_root() / "rootfs" / f"base-{suite}-{base_key(suite)}"
     if target.is_dir():
         return target
     partial = target.with_name(target.name + ".partial")
     _remove(partial)
-    debs = cache_root() / "debootstrap-debs" / recipe.suite
+    debs = cache_root() / "debootstrap-debs" / suite
     debs.mkdir(parents=True, exist_ok=True)
-    step.run(
-        f"debootstrap {recipe.suite} with {','.join(recipe.packages)}",
-        [
-            "debootstrap",
-            "--variant=minbase",
-            f"--cache-dir={debs}",
-            f"--include={','.join(recipe.packages)}",
-            recipe.suite,
-            str(partial),
-            debian.mirror(),
-        ],
-    )
+    bootstrap = ["debootstrap", "--variant=minbase", f"--cache-dir={debs}", suite, str(partial), debian.mirror()]
+    step.run(f"debootstrap {suite}", bootstrap)
+    shutil.copyfile("/etc/resolv.conf", partial / "etc" / "resolv.conf")
+    step.run(f"apt-get update in the {suite} base", _chroot_shell(partial, f"{_APT} update"))
+    partial.rename(target)
+    _drop_stale(target)
+    return target
+
+
+# Package scripts must not start services inside the build's chroot.
+_NO_SERVICES = "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d\nchmod 0755 /usr/sbin/policy-rc.d\n"
+
+
+def _rootfs(recipe: Recipe, step: _StepRunner) -> Path:
+    """The cached root filesystem of this recipe: its suite's base plus its packages."""
+    target = cache_root() / "rootfs" / f"{recipe.rootfs_name}-{recipe.suite}-{rootfs_key(recipe)}"
+    if target.is_dir():
+        return target
+    base = _base_rootfs(recipe.suite, step)
+    partial = target.with_name(target.name + ".partial")
+    _remove(partial)
+    step.run(f"copy the {recipe.suite} base", ["cp", "-a", "--reflink=auto", str(base), str(partial)])
+    install = f"{_APT} install -y {' '.join(recipe.packages)}\n{_APT} clean\nrm /usr/sbin/policy-rc.d\n"
+    step.run(f"apt-get install {' '.join(recipe.packages)}", _chroot_shell(partial, _NO_SERVICES + install))
     partial.rename(target)
     return target
 
@@ -669,7 +700,7 @@ def _write_image(recipe: Recipe, rootfs: Path, out_dir: Path, step: _StepRunner)
         f"--config.label=org.opencontainers.image.title={recipe.reference}",
         f"--config.label=org.opencontainers.image.description={recipe.description}",
         "--history.created_by",
-        f"helm-mgmt images: debootstrap {recipe.suite} {' '.join(recipe.packages)}",
+        f"helm-mgmt images: debootstrap {recipe.suite}, apt-get install {' '.join(recipe.packages)}",
     ]
     config_cmd += [f"--config.entrypoint={arg}" for arg in cfg.entrypoint]
     config_cmd += [f"--config.cmd={arg}" for arg in cfg.cmd]
