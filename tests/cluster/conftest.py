@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
@@ -14,6 +15,7 @@ import probeimage
 import pytest
 from stackenv import LOCAL_VALUES, RELEASE, STACK_NAMESPACE, stack_value_args
 
+from helm_mgmt import testrun
 from helm_mgmt.gobuild import bin_dir
 from helm_mgmt.helm import Helm
 from helm_mgmt.localcluster import components, containerd, ensure_up, images
@@ -39,13 +41,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     )
 
 
+def _announce_builds_done(builder: threading.Thread) -> None:
+    """Once the images are built too (or their build failed: the tests that need them retry it),
+    tell `helm-mgmt test --all` that its offline phase may start beside the cluster tests."""
+    builder.join()
+    testrun.builds_done()
+
+
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Path]:
     """The kubeconfig of a running, healthy cluster (started if needed). The images (Clipper's
     built from its source, and the monitoring stack's that test_monitoring.py runs) start
     building first, in the background, so that they overlap with building Kubernetes."""
-    images.build_in_background(names=images.selection(with_monitoring=True))
+    builder = images.build_in_background(names=images.selection(with_monitoring=True))
     kubeconfig = ensure_up()
+    threading.Thread(target=_announce_builds_done, args=(builder,), name="builds-done", daemon=True).start()
     os.environ["KUBECONFIG"] = str(kubeconfig)
     yield kubeconfig
 
