@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 from helm_mgmt.localcluster import components as c
-from helm_mgmt.localcluster import pki, process
+from helm_mgmt.localcluster import network, pki, process
 
 NAME = "kube-router"
 HOOKS = {"INPUT": "KUBE-ROUTER-INPUT", "FORWARD": "KUBE-ROUTER-FORWARD", "OUTPUT": "KUBE-ROUTER-OUTPUT"}
@@ -21,7 +21,7 @@ IPSET_PREFIXES = ("KUBE-SRC-", "KUBE-DST-", "TMP-")
 
 
 def _iptables(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["iptables", "-w", *args], check=False, capture_output=True, text=True)
+    return network.iptables(*args, check=False)
 
 
 def _hooks(builtin: str) -> list[list[str]]:

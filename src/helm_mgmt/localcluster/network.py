@@ -22,7 +22,8 @@ CNI_NETWORK = "clipper-kit"
 EGRESS_CHAIN = "CLIPPER-KIT-EGRESS"
 
 
-def _iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """``iptables -w`` (waits for the xtables lock), output captured; raises on failure if ``check``."""
     return subprocess.run(["iptables", "-w", *args], check=check, capture_output=True, text=True)
 
 
@@ -41,11 +42,11 @@ def _set_sysctls() -> None:
 
 def _guard_egress() -> None:
     # In the mangle table, which the filter table's ACCEPT rules (kube-router's) cannot bypass.
-    _iptables("-t", "mangle", "-N", EGRESS_CHAIN, check=False)
-    _iptables("-t", "mangle", "-F", EGRESS_CHAIN)
-    _iptables("-t", "mangle", "-A", EGRESS_CHAIN, "-s", c.POD_CIDR, "!", "-o", c.BRIDGE, "-j", "DROP")
-    if _iptables("-t", "mangle", "-C", "FORWARD", "-j", EGRESS_CHAIN, check=False).returncode != 0:
-        _iptables("-t", "mangle", "-I", "FORWARD", "1", "-j", EGRESS_CHAIN)
+    iptables("-t", "mangle", "-N", EGRESS_CHAIN, check=False)
+    iptables("-t", "mangle", "-F", EGRESS_CHAIN)
+    iptables("-t", "mangle", "-A", EGRESS_CHAIN, "-s", c.POD_CIDR, "!", "-o", c.BRIDGE, "-j", "DROP")
+    if iptables("-t", "mangle", "-C", "FORWARD", "-j", EGRESS_CHAIN, check=False).returncode != 0:
+        iptables("-t", "mangle", "-I", "FORWARD", "1", "-j", EGRESS_CHAIN)
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -119,10 +120,10 @@ def teardown() -> None:
             _ip("link", "delete", port, check=False)
         _ip("link", "delete", c.BRIDGE)
     for table in ("mangle", "filter"):  # filter: where versions before kube-router put it
-        while _iptables("-t", table, "-D", "FORWARD", "-j", EGRESS_CHAIN, check=False).returncode == 0:
+        while iptables("-t", table, "-D", "FORWARD", "-j", EGRESS_CHAIN, check=False).returncode == 0:
             pass
-        if _iptables("-t", table, "-F", EGRESS_CHAIN, check=False).returncode == 0:
-            _iptables("-t", table, "-X", EGRESS_CHAIN)
+        if iptables("-t", table, "-F", EGRESS_CHAIN, check=False).returncode == 0:
+            iptables("-t", table, "-X", EGRESS_CHAIN)
     record = _sysctl_record()
     if record.exists():
         for key, value in json.loads(record.read_text()).items():
