@@ -40,13 +40,7 @@ template:
             dir="${BACKUP_DIR}"
             rm -f "$dir"/*.partial
             file="$dir/${PGDATABASE}-$(date -u +%Y%m%dT%H%M%SZ).dump"
-            # A NetworkPolicy engine may admit this new pod's address a moment after it starts.
-            tries=0
-            until pg_isready --quiet --timeout=2; do
-              tries=$((tries + 1))
-              [ "$tries" -lt 30 ] || { echo "${PGHOST}:${PGPORT} did not answer for 30 tries" >&2; exit 1; }
-              sleep 1
-            done
+            {{- include "postgres.waitForServer" . | nindent 12 }}
             echo "pg_dump of ${PGDATABASE} on ${PGHOST}:${PGPORT} to ${file}"
             pg_dump --format=custom --file="${file}.partial" "$@"
             mv "${file}.partial" "${file}"

@@ -128,6 +128,19 @@ refused with the way out: a dump, a fresh install and a restore (INSTALLATION.md
 {{- end -}}
 {{- end -}}
 
+{{/*
+Shell lines that wait until PostgreSQL at $PGHOST:$PGPORT answers, 30 tries a second apart: a
+NetworkPolicy engine may admit a new pod's address a moment after the pod starts.
+*/}}
+{{- define "postgres.waitForServer" -}}
+tries=0
+until pg_isready --quiet --timeout=2; do
+  tries=$((tries + 1))
+  [ "$tries" -lt 30 ] || { echo "${PGHOST}:${PGPORT} did not answer for 30 tries" >&2; exit 1; }
+  sleep 1
+done
+{{- end -}}
+
 {{/* pg_isready with the configured user and database, on the loopback address. */}}
 {{- define "postgres.pgIsReady" -}}
 exec:
