@@ -41,21 +41,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     )
 
 
-def _announce_builds_done(builder: threading.Thread) -> None:
-    """Once the images are built too (or their build failed: the tests that need them retry it),
-    tell `helm-mgmt test --all` that its offline phase may start beside the cluster tests."""
-    builder.join()
-    testrun.builds_done()
-
-
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Path]:
-    """The kubeconfig of a running, healthy cluster (started if needed). The images (Clipper's
-    built from its source, and the monitoring stack's that test_monitoring.py runs) start
-    building first, in the background, so that they overlap with building Kubernetes."""
-    builder = images.build_in_background(names=images.selection(with_monitoring=True))
+    """The kubeconfig of a running, healthy cluster (started if needed). The images start building
+    first, in the background, so that they overlap with building Kubernetes: Clipper's (built from
+    its source), then, at a lower CPU priority while the first tests run, the monitoring stack's
+    that test_monitoring.py needs. Once the cluster is up and Clipper's images are built,
+    `helm-mgmt test --all` is told that its offline phase may start beside these tests."""
+    stack_built = threading.Event()
+    images.build_in_background(names=images.STACK_IMAGES, later=images.MONITORING_IMAGES, first_built=stack_built)
     kubeconfig = ensure_up()
-    threading.Thread(target=_announce_builds_done, args=(builder,), name="builds-done", daemon=True).start()
+    stack_built.wait()
+    testrun.builds_done()
     os.environ["KUBECONFIG"] = str(kubeconfig)
     yield kubeconfig
 

@@ -754,26 +754,53 @@ def build_all(progress: Progress = stderr_progress, *, names: Iterable[str] | No
     """Build (or reuse) the images named (default: the stack's, STACK_IMAGES; ``ALL_IMAGES`` adds
     the monitoring images); returns image name -> docker-archive path."""
     recipes = recipes_named(names)
+    # Archives appear by a rename, whole: when all are there, no need to wait for a build of others.
+    if all(archive_path(recipe).is_file() for recipe in recipes):
+        return {recipe.name: archive_path(recipe) for recipe in recipes}
     with cache_lock(cache_root() / "images" / ".lock"):
         if any(not archive_path(recipe).is_file() for recipe in recipes):
             _require_tools(progress)
         return {recipe.name: build_image(recipe, progress) for recipe in recipes}
 
 
+# The CPU priority of images built after the first ones in the background (``later``): below what
+# runs the cluster and its tests, above `test --all`'s offline phase (testrun.BESIDE_NICENESS).
+LATER_NICENESS = 10
+
+
 def build_in_background(
-    progress: Progress = stderr_progress, *, names: Iterable[str] | None = None
+    progress: Progress = stderr_progress,
+    *,
+    names: Iterable[str] | None = None,
+    later: Iterable[str] = (),
+    first_built: threading.Event | None = None,
 ) -> threading.Thread:
     """Start ``build_all`` in a thread, to overlap with building the cluster: the Debian
     bootstraps and ``npm ci`` mostly wait on the network. A later ``build_all`` waits for it on the
-    cache lock, then finds the archives; if the background build failed, it tries again and raises."""
+    cache lock, then finds the archives; if the background build failed, it tries again and raises.
+
+    Then the thread sets ``first_built`` and builds the ``later`` images at LATER_NICENESS (or at
+    the thread's own niceness, if higher), so that they use the CPU the cluster's tests leave idle
+    instead of delaying the first tests."""
     # An unknown name fails here, not in the thread.
     selected = tuple(recipe.name for recipe in recipes_named(names))
+    afterwards = tuple(recipe.name for recipe in recipes_named(later)) if later else ()
 
-    def work() -> None:
+    def build(group: tuple[str, ...]) -> None:
         try:
-            build_all(progress, names=selected)
+            build_all(progress, names=group)
         except Exception as err:
             progress(f"background build failed, to be retried: {str(err).splitlines()[0]}")
+
+    def work() -> None:
+        build(selected)
+        if first_built:
+            first_built.set()
+        if afterwards:
+            # Linux keeps a nice value per thread, and the processes this thread starts inherit it.
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), LATER_NICENESS))
+            build(afterwards)
 
     thread = threading.Thread(target=work, name="image-build", daemon=True)
     thread.start()
