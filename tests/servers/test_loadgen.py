@@ -105,9 +105,12 @@ def one_answer_per_connection():
                 continue
             threading.Thread(target=serve, args=(conn,), daemon=True).start()
 
-    threading.Thread(target=accept, daemon=True).start()
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
     yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
     done.set()
+    # Closed only once accept() has returned: closing it under a blocked accept() raises EBADF there.
+    acceptor.join(timeout=5)
     listener.close()
 
 
