@@ -18,13 +18,24 @@ from helm_mgmt.paths import cache_root, logs_dir
 STAGING_REPLACE = re.compile(r"^\s*(k8s\.io/[\w.-]+)\s+=>\s+\./staging/", re.MULTILINE)
 
 
-def _module_file(module: str, version: str, log: Path) -> str:
-    """The go.mod that ``module@version`` publishes, fetched through the module cache."""
+def _download(module: str, version: str, log: Path) -> str:
+    """Fetch ``module@version`` into the shared module cache; return its escaped path there."""
     wrappers = cache_root() / "wrappers"
     wrappers.mkdir(parents=True, exist_ok=True)
     run_go(["mod", "download", f"{module}@{version}"], wrappers, log)
-    escaped = re.sub(r"[A-Z]", lambda m: "!" + m.group(0).lower(), module)
+    return re.sub(r"[A-Z]", lambda m: "!" + m.group(0).lower(), module)
+
+
+def _module_file(module: str, version: str, log: Path) -> str:
+    """The go.mod that ``module@version`` publishes."""
+    escaped = _download(module, version, log)
     return (cache_root() / "go" / "mod" / "cache" / "download" / escaped / "@v" / f"{version}.mod").read_text()
+
+
+def module_dir(module: str, version: str) -> Path:
+    """The extracted source of ``module@version`` in the shared module cache."""
+    log = logs_dir() / f"download-{module.replace('/', '_')}-{version}.log"
+    return cache_root() / "go" / "mod" / f"{_download(module, version, log)}@{version}"
 
 
 def build_wrapped(
@@ -34,10 +45,13 @@ def build_wrapped(
     packages: dict[str, str],
     ldflags: str = "",
     replaces: dict[str, str] | None = None,
+    excludes: dict[str, str] | None = None,
 ) -> dict[str, Path]:
     """Build ``packages`` (binary name -> package path) in a wrapper module requiring ``requires``.
 
-    ``replaces`` maps a module path to the right-hand side of its replace directive.
+    ``replaces`` maps a module path to the right-hand side of its replace directive; ``excludes``
+    a module path to the version excluded. Only the main module's replace and exclude directives
+    count, so a program whose go.mod has some needs them repeated here.
     """
     target = bin_dir(name, version)
     exes = {binary: target / binary for binary in packages}
@@ -50,6 +64,7 @@ def build_wrapped(
     lines = [f"module clipper-kit.local/wrappers/{name}", "", "go 1.24.0", ""]
     lines += [f"require {mod} {ver}" for mod, ver in requires.items()]
     lines += [f"replace {mod} => {target}" for mod, target in (replaces or {}).items()]
+    lines += [f"exclude {mod} {ver}" for mod, ver in (excludes or {}).items()]
     (wrapper / "go.mod").write_text("\n".join(lines) + "\n")
     started = time.monotonic()
     print(f"building {name} {version}: {', '.join(packages)} (log: {log})", file=sys.stderr, flush=True)
@@ -120,7 +135,7 @@ def etcd() -> Path:
     )["etcd"]
 
 
-def _shared_client_libraries() -> dict[str, str]:
+def shared_client_libraries() -> dict[str, str]:
     """Client libraries at the cluster's own version, so their compiled packages are shared."""
     return {mod: c.STAGING_VERSION for mod in ("k8s.io/api", "k8s.io/apimachinery", "k8s.io/client-go")}
 
@@ -129,7 +144,7 @@ def coredns() -> Path:
     return build_wrapped(
         "coredns",
         c.COREDNS_VERSION,
-        requires={"github.com/coredns/coredns": c.COREDNS_VERSION, **_shared_client_libraries()},
+        requires={"github.com/coredns/coredns": c.COREDNS_VERSION, **shared_client_libraries()},
         packages={"coredns": "github.com/coredns/coredns"},
     )["coredns"]
 
@@ -140,7 +155,7 @@ def metrics_server() -> Path:
         c.METRICS_SERVER_VERSION,
         requires={
             "sigs.k8s.io/metrics-server": c.METRICS_SERVER_VERSION,
-            **_shared_client_libraries(),
+            **shared_client_libraries(),
             **{mod: c.STAGING_VERSION for mod in ("k8s.io/apiserver", "k8s.io/component-base", "k8s.io/metrics")},
         },
         packages={"metrics-server": "sigs.k8s.io/metrics-server/cmd/metrics-server"},
@@ -155,7 +170,7 @@ def kube_router() -> Path:
         "kube-router",
         c.KUBE_ROUTER_VERSION,
         # It builds against the cluster's client libraries too, so their compiled packages are shared.
-        requires={module: c.KUBE_ROUTER_VERSION, **_shared_client_libraries()},
+        requires={module: c.KUBE_ROUTER_VERSION, **shared_client_libraries()},
         packages={"kube-router": f"{module}/cmd/kube-router"},
         ldflags=f"-X {module}/pkg/version.Version={c.KUBE_ROUTER_VERSION}",
     )["kube-router"]

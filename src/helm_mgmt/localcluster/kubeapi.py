@@ -26,7 +26,12 @@ def _context(user: str) -> ssl.SSLContext:
 
 
 def request(
-    method: str, path: str, body: dict[str, Any] | None = None, timeout: float = 10, user: str = "admin"
+    method: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+    timeout: float = 10,
+    user: str = "admin",
+    content_type: str = "application/json",
 ) -> Any:
     """Send one request as ``user`` (a client certificate name) and return the decoded JSON (or text)."""
     data = json.dumps(body).encode() if body is not None else None
@@ -34,7 +39,7 @@ def request(
         f"https://{c.NODE_IP}:{c.APISERVER_PORT}{path}",
         data=data,
         method=method,
-        headers={"Content-Type": "application/json", "Accept": "application/json"},
+        headers={"Content-Type": content_type, "Accept": "application/json"},
     )
     try:
         with urllib.request.urlopen(req, context=_context(user), timeout=timeout) as resp:
@@ -62,6 +67,13 @@ def create_if_absent(collection: str, body: dict[str, Any], user: str = "admin")
     except ApiError as err:
         if err.status != 409:
             raise
+
+
+def apply(collection: str, body: dict[str, Any], manager: str = "clipper-kit") -> Any:
+    """Server-side apply of ``body`` (JSON is YAML) into ``collection``, taking over its fields."""
+    name = body["metadata"]["name"]
+    path = f"{collection}/{name}?fieldManager={manager}&force=true"
+    return request("PATCH", path, body, timeout=30, content_type="application/apply-patch+yaml")
 
 
 def node_ready() -> bool:
