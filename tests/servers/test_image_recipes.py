@@ -47,12 +47,12 @@ def test_every_image_has_a_fixed_tag_under_clipper_local() -> None:
 
 
 def test_monitoring_images_are_built_only_when_asked_for() -> None:
-    """The default build (helm-mgmt up, the cluster tests) stays the stack's images."""
+    """The default build (helm-mgmt up, the cluster tests) is the stack's and the platform's images."""
     assert set(images.STACK_IMAGES) == STACK
     assert set(images.MONITORING_IMAGES) == MONITORING
     assert images.recipes_named() == images.STACK_RECIPES
     assert [r.name for r in images.recipes_named(images.selection(with_monitoring=True))] == list(images.IMAGES)
-    assert images.selection() == images.STACK_IMAGES
+    assert images.selection() == (*images.STACK_IMAGES, "traefik", "external-secrets")
     assert [r.name for r in images.recipes_named(["kube-state-metrics", "redis"])] == ["redis", "kube-state-metrics"]
     with pytest.raises(images.ImageBuildError, match="no image recipe named grafana"):
         images.recipes_named(["grafana"])

@@ -14,6 +14,14 @@ METRICS_SERVER_VERSION = "v0.8.0"
 # here, bound to this node (see README.md).
 KUBE_ROUTER_VERSION = "v2.1.0"
 
+# The ingress controller (ingress-nginx provider, class "nginx") and Gateway API implementation.
+TRAEFIK_VERSION = "v3.6.12"
+# External Secrets Operator: v1.x does not build from the module proxy; this one serves
+# external-secrets.io/v1.
+ESO_VERSION = "v0.16.2"
+# The Gateway API release whose standard-channel CRDs the cluster installs.
+GATEWAY_API_VERSION = "v1.4.1"
+
 KUBE_COMMANDS = (
     "kube-apiserver",
     "kube-controller-manager",

@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from helm_mgmt import debian
-from helm_mgmt.localcluster import clipperapp, monitoringbuild
+from helm_mgmt.localcluster import clipperapp, components, monitoringbuild, platformbuild
 from helm_mgmt.paths import REPO_ROOT, cache_lock, cache_root, logs_dir
 
 SUPPORT_DIR = Path(__file__).with_name("images")
@@ -468,17 +468,41 @@ MONITORING_RECIPES: tuple[Recipe, ...] = (
     ),
 )
 
-RECIPES: tuple[Recipe, ...] = STACK_RECIPES + MONITORING_RECIPES
+# What the local cluster's platform runs in pods: the ingress controller and Gateway (ingress.py).
+PLATFORM_RECIPES: tuple[Recipe, ...] = (
+    go_program(
+        name="traefik",
+        reference=f"clipper.local/traefik:{components.TRAEFIK_VERSION}",
+        builder=platformbuild.traefik,
+        key=platformbuild.traefik_key,
+        path="/usr/local/bin/traefik",
+        ports=("8000/tcp", "8443/tcp", "8080/tcp"),
+        description="Traefik built here from its Go module: ingress controller (class nginx) and Gateway API",
+    ),
+    go_program(
+        name="external-secrets",
+        reference=f"clipper.local/external-secrets:{components.ESO_VERSION}",
+        builder=platformbuild.external_secrets,
+        key=platformbuild.external_secrets_key,
+        path="/usr/local/bin/external-secrets",
+        ports=("8080/tcp",),
+        description="External Secrets Operator built here from its Go module (kubernetes and fake providers only)",
+    ),
+)
+
+RECIPES: tuple[Recipe, ...] = STACK_RECIPES + PLATFORM_RECIPES + MONITORING_RECIPES
 IMAGES: dict[str, str] = {recipe.name: recipe.reference for recipe in RECIPES}
 # What build_all, import_all and build_in_background take by default: the Clipper stack's images.
 STACK_IMAGES: tuple[str, ...] = tuple(recipe.name for recipe in STACK_RECIPES)
+PLATFORM_IMAGES: tuple[str, ...] = tuple(recipe.name for recipe in PLATFORM_RECIPES)
 MONITORING_IMAGES: tuple[str, ...] = tuple(recipe.name for recipe in MONITORING_RECIPES)
-ALL_IMAGES: tuple[str, ...] = STACK_IMAGES + MONITORING_IMAGES
+ALL_IMAGES: tuple[str, ...] = STACK_IMAGES + PLATFORM_IMAGES + MONITORING_IMAGES
 
 
 def selection(with_monitoring: bool = False) -> tuple[str, ...]:
-    """The image names to build: the stack's, and the monitoring images too when asked for."""
-    return ALL_IMAGES if with_monitoring else STACK_IMAGES
+    """The image names `helm-mgmt up` builds: the stack's and the platform's, and the monitoring
+    images too when asked for."""
+    return ALL_IMAGES if with_monitoring else STACK_IMAGES + PLATFORM_IMAGES
 
 
 def recipes_named(names: Iterable[str] | None = None) -> tuple[Recipe, ...]:

@@ -1,0 +1,102 @@
+"""The Go programs of the local cluster's platform add-ons (the ones that run in pods), built from
+the Go module proxy in wrapper modules (``build.build_wrapped``) against the shared module and build
+caches.
+
+Traefik's go.mod replaces three forks and excludes one version, which ``go install`` refuses; only
+the main module's directives count, so the wrapper repeats them. External Secrets Operator is built
+from a copy of its module with the provider and generator registries cut down to what the local
+cluster uses (``kubernetes`` and ``fake``), which saves most of its build.
+"""
+
+from __future__ import annotations
+
+import shutil
+import stat
+from pathlib import Path
+
+from helm_mgmt.localcluster import components as c
+from helm_mgmt.localcluster.build import build_wrapped, module_dir, shared_client_libraries
+from helm_mgmt.paths import cache_root
+
+TRAEFIK_MODULE = "github.com/traefik/traefik/v3"
+
+
+def _traefik_ldflags() -> str:
+    version = f"{TRAEFIK_MODULE}/pkg/version"
+    return f"-X {version}.Version={c.TRAEFIK_VERSION.removeprefix('v')} -X {version}.Codename=ramequin"
+
+
+def traefik_key() -> str:
+    """Versions Traefik's binary in its image's cache key without building it."""
+    return f"{TRAEFIK_MODULE}@{c.TRAEFIK_VERSION} gateway-api@{c.GATEWAY_API_VERSION} {_traefik_ldflags()}"
+
+
+def traefik() -> Path:
+    """Traefik, the ingress controller and Gateway API implementation, against the cluster's client
+    libraries and the Gateway API release whose CRDs the cluster installs."""
+    return build_wrapped(
+        "traefik",
+        c.TRAEFIK_VERSION,
+        requires={
+            TRAEFIK_MODULE: c.TRAEFIK_VERSION,
+            "sigs.k8s.io/gateway-api": c.GATEWAY_API_VERSION,
+            **shared_client_libraries(),
+        },
+        packages={"traefik": f"{TRAEFIK_MODULE}/cmd/traefik"},
+        ldflags=_traefik_ldflags(),
+        replaces={
+            "github.com/abbot/go-http-auth": "github.com/containous/go-http-auth v0.4.1-0.20200324110947-a37a7636d23e",
+            "github.com/gorilla/mux": "github.com/containous/mux v0.0.0-20250523120546-41b6ec3aed59",
+            "github.com/mailgun/minheap": "github.com/containous/minheap v0.0.0-20190809180810-6e71eb837595",
+        },
+        excludes={"github.com/tencentcloud/tencentcloud-sdk-go": "v3.0.83+incompatible"},
+    )["traefik"]
+
+
+ESO_MODULE = "github.com/external-secrets/external-secrets"
+# What the local cluster's stores and tests use; every other provider and generator is left out.
+ESO_PROVIDERS = ("fake", "kubernetes")
+ESO_GENERATORS = ("fake", "password", "uuid")
+
+
+def _registry(kind: str, names: tuple[str, ...]) -> str:
+    imports = "".join(f'\t_ "{ESO_MODULE}/pkg/{kind}/{name}"\n' for name in names)
+    header = f"// Cut down by clipper-kit: only the {kind}s the local cluster uses.\npackage register\n"
+    return f"{header}\nimport (\n{imports})\n"
+
+
+def _eso_source() -> Path:
+    """A copy of the module with its provider and generator registries cut down."""
+    target = cache_root() / "wrappers" / f"external-secrets-{c.ESO_VERSION}-src"
+    marker = target / ".clipper-kit-trimmed"
+    if marker.is_file():
+        return target
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(module_dir(ESO_MODULE, c.ESO_VERSION), target, ignore=shutil.ignore_patterns("docs", "design"))
+    for path in [target, *target.rglob("*")]:
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
+    (target / "pkg/provider/register/register.go").write_text(_registry("provider", ESO_PROVIDERS))
+    (target / "pkg/generator/register/register.go").write_text(_registry("generator", ESO_GENERATORS))
+    marker.write_text("")
+    return target
+
+
+def external_secrets_key() -> str:
+    return f"{ESO_MODULE}@{c.ESO_VERSION} providers={','.join(ESO_PROVIDERS)} generators={','.join(ESO_GENERATORS)}"
+
+
+def external_secrets() -> Path:
+    """External Secrets Operator's controller (its module's root package), on its own client
+    libraries: its controller-runtime needs them."""
+    return build_wrapped(
+        "external-secrets",
+        c.ESO_VERSION,
+        requires={ESO_MODULE: c.ESO_VERSION},
+        packages={"external-secrets": ESO_MODULE},
+        replaces={
+            ESO_MODULE: str(_eso_source()),
+            # From its go.mod (only the main module's replace lines count).
+            "github.com/Masterminds/sprig/v3": "github.com/external-secrets/sprig/v3 v3.3.0",
+        },
+    )["external-secrets"]
