@@ -18,6 +18,8 @@ from helm_mgmt.release import UMBRELLA, ReleaseSpec, install
 NAMESPACE = "clipper"
 RELEASE = "clipper"
 MONITORING_NAMESPACE = "clipper-monitoring"
+# global.host of the umbrella's local values, served by the cluster's Traefik on the loopback.
+SITE_HOST = "clipper.local"
 MONITORING_RELEASE = "monitoring"
 PSS_LABELS = {
     "pod-security.kubernetes.io/enforce": "restricted",
@@ -26,9 +28,10 @@ PSS_LABELS = {
 
 
 def prepare_cluster(with_monitoring: bool = False) -> str:
-    """Cluster up, images imported (the monitoring stack's too when asked); returns the kubeconfig
-    path (also exported to KUBECONFIG)."""
-    from helm_mgmt.localcluster import clipperapp, cluster, containerd, images
+    """Cluster up, images imported (the monitoring stack's too when asked), the ingress controller
+    and the External Secrets Operator Ready; returns the kubeconfig path (also exported to
+    KUBECONFIG)."""
+    from helm_mgmt.localcluster import clipperapp, cluster, containerd, externalsecrets, images, ingress
 
     names = images.selection(with_monitoring)
     progress(f"Clipper's source: {clipperapp.source().origin}")
@@ -40,6 +43,10 @@ def prepare_cluster(with_monitoring: bool = False) -> str:
     images.build_all(names=names)
     progress("importing images into containerd", started)
     images.import_all("ctr", str(containerd.socket_path()), names=names)
+    progress("starting Traefik, the ingress controller (class nginx) and Gateway (class traefik)", started)
+    ingress.ensure()
+    progress("starting the External Secrets Operator", started)
+    externalsecrets.ensure()
     return kubeconfig
 
 
@@ -110,10 +117,14 @@ def cmd_up(args: argparse.Namespace) -> int:
     progress("the Clipper stack is up", started)
     print(
         f"""
+The site: http://{SITE_HOST}/ through the cluster's ingress controller (Traefik on 127.0.0.1:80).
+Let this machine resolve the name once (as root), then open it in a browser:
+  grep -q ' {SITE_HOST}$' /etc/hosts || echo '127.0.0.1 {SITE_HOST}' >> /etc/hosts
+curl --resolve {SITE_HOST}:80:127.0.0.1 http://{SITE_HOST}/api/v1/categories   # the API, without touching /etc/hosts
+
 export KUBECONFIG={kubeconfig}
 kubectl get pods -n {spec.namespace}
-kubectl port-forward -n {spec.namespace} svc/{spec.release}-frontend 8080:80   # the site: http://127.0.0.1:8080/
-kubectl port-forward -n {spec.namespace} svc/{spec.release}-backend 8081:8080  # the API: http://127.0.0.1:8081/api/v1/categories
+kubectl get ingress -n {spec.namespace}
 helm test {spec.release} -n {spec.namespace}{monitoring_hint(args.with_monitoring)}
 ./helm/helm-mgmt.sh down   # stop the cluster and remove everything it created
 """

@@ -49,7 +49,7 @@ def cluster() -> Iterator[Path]:
     that test_monitoring.py needs. Once the cluster is up and Clipper's images are built,
     `helm-mgmt test --all` is told that its offline phase may start beside these tests."""
     stack_built = threading.Event()
-    images.build_in_background(names=images.STACK_IMAGES, later=images.MONITORING_IMAGES, first_built=stack_built)
+    images.build_in_background(names=images.selection(), later=images.MONITORING_IMAGES, first_built=stack_built)
     kubeconfig = ensure_up()
     stack_built.wait()
     testrun.builds_done()

@@ -1,0 +1,137 @@
+"""What the pod-based add-ons of the local cluster share: their CRDs and objects applied
+server-side (a second run changes nothing), and a wait for their Deployment that says why it failed."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from helm_mgmt.localcluster import kubeapi, process
+
+CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+RBAC_API = "rbac.authorization.k8s.io/v1"
+
+
+def apply_crds(crds: list[dict[str, Any]], what: str) -> None:
+    for crd in crds:
+        kubeapi.apply(CRDS, crd)
+    names = [crd["metadata"]["name"] for crd in crds]
+    process.wait_for("kube-apiserver", lambda: _established(names), 60, f"{what} CRDs Established")
+
+
+def _established(names: list[str]) -> bool:
+    for name in names:
+        conditions = kubeapi.request("GET", f"{CRDS}/{name}").get("status", {}).get("conditions", [])
+        if not any(cond["type"] == "Established" and cond["status"] == "True" for cond in conditions):
+            return False
+    return True
+
+
+def identity(name: str, namespace: str, rules: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """The add-on's namespace, ServiceAccount and a ClusterRole ``clipper-kit:<name>`` bound to it."""
+    role = f"clipper-kit:{name}"
+    rbac = f"/apis/{RBAC_API}"
+    return [
+        ("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}),
+        (
+            f"/api/v1/namespaces/{namespace}/serviceaccounts",
+            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": namespace}},
+        ),
+        (
+            f"{rbac}/clusterroles",
+            {"apiVersion": RBAC_API, "kind": "ClusterRole", "metadata": {"name": role}, "rules": rules},
+        ),
+        (
+            f"{rbac}/clusterrolebindings",
+            {
+                "apiVersion": RBAC_API,
+                "kind": "ClusterRoleBinding",
+                "metadata": {"name": role},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+                "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+            },
+        ),
+    ]
+
+
+RESTRICTED_CONTAINER = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+def deployment(name: str, namespace: str, container: dict[str, Any], recreate: bool = False) -> dict[str, Any]:
+    """One replica of ``container`` (made restricted-compliant) running as the ServiceAccount ``name``."""
+    labels = {"app.kubernetes.io/name": name}
+    spec: dict[str, Any] = {
+        "replicas": 1,
+        "selector": {"matchLabels": labels},
+        "template": {
+            "metadata": {"labels": labels},
+            "spec": {
+                "serviceAccountName": name,
+                "terminationGracePeriodSeconds": 10,
+                "containers": [
+                    {
+                        "name": name,
+                        "imagePullPolicy": "IfNotPresent",
+                        **container,
+                        "securityContext": RESTRICTED_CONTAINER,
+                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                    }
+                ],
+                "volumes": [{"name": "tmp", "emptyDir": {}}],
+            },
+        },
+    }
+    if recreate:
+        spec["strategy"] = {"type": "Recreate"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": spec,
+    }
+
+
+def apply_all(objects: list[tuple[str, dict[str, Any]]]) -> None:
+    for collection, body in objects:
+        kubeapi.apply(collection, body)
+
+
+def _ready(name: str, namespace: str) -> bool:
+    try:
+        found = kubeapi.request("GET", f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
+    except kubeapi.ApiError:
+        return False
+    status = found.get("status", {})
+    return status.get("observedGeneration") == found["metadata"]["generation"] and all(
+        status.get(key) == 1 for key in ("replicas", "updatedReplicas", "readyReplicas")
+    )
+
+
+def _why(name: str, namespace: str) -> str:
+    """Each of the add-on's pods: phase and its containers' waiting or terminated reasons."""
+    selector = f"app.kubernetes.io/name%3D{name}"
+    pods = kubeapi.request("GET", f"/api/v1/namespaces/{namespace}/pods?labelSelector={selector}")
+    lines = []
+    for pod in pods.get("items", []):
+        status = pod.get("status", {})
+        states = [s.get("state", {}) for s in status.get("containerStatuses", [])]
+        reasons = [f"{k}: {v.get('reason', '')} {v.get('message', '')}".strip() for st in states for k, v in st.items()]
+        lines.append(f"{pod['metadata']['name']} {status.get('phase')} {'; '.join(reasons)}")
+    return "\n  ".join(lines) or "no pod"
+
+
+def wait_ready(name: str, namespace: str, timeout: float = 180) -> None:
+    started = time.monotonic()
+    while not _ready(name, namespace):
+        if time.monotonic() - started > timeout:
+            raise process.ComponentError(
+                f"{namespace}/{name} not Ready after {timeout:.0f}s:\n  {_why(name, namespace)}"
+            )
+        time.sleep(1)
+    process.progress(f"{namespace}/{name} Ready after {time.monotonic() - started:.0f}s")
