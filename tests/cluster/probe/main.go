@@ -10,13 +10,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: probe idle | lookup NAME | write PATH TEXT | serve ADDR | get URL | dial HOST:PORT")
+		fmt.Fprintln(os.Stderr, "usage: probe idle | lookup NAME | write PATH TEXT | serve ADDR | get URL [HEADER: VALUE]... | dial HOST:PORT")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -54,8 +55,22 @@ func main() {
 			os.Exit(1)
 		}
 	case "get":
+		// Any further arguments are "Name: value" request headers; "Host: ..." sets the host.
+		req, err := http.NewRequest(http.MethodGet, os.Args[2], nil)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		for _, header := range os.Args[3:] {
+			name, value, _ := strings.Cut(header, ":")
+			if strings.EqualFold(name, "Host") {
+				req.Host = strings.TrimSpace(value)
+			} else {
+				req.Header.Add(name, strings.TrimSpace(value))
+			}
+		}
 		client := http.Client{Timeout: 10 * time.Second}
-		resp, err := client.Get(os.Args[2])
+		resp, err := client.Do(req)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
