@@ -19,6 +19,7 @@ def recipe_with_file(path: Path) -> images.Recipe:
 
 
 STACK = {"postgres", "redis", "frontend", "backend", "migrations", "toolbox", "backend-upstream-layout"}
+PLATFORM = {"traefik", "external-secrets", "cert-manager-controller", "cert-manager-acmesolver"}
 MONITORING = {
     "prometheus",
     "alertmanager",
@@ -32,7 +33,7 @@ MONITORING = {
 
 
 def test_every_image_has_a_fixed_tag_under_clipper_local() -> None:
-    assert set(images.IMAGES) == STACK | MONITORING
+    assert set(images.IMAGES) == STACK | PLATFORM | MONITORING
     for name, reference in images.IMAGES.items():
         # The published layout goes by the published name, so that the charts' defaults meet it.
         prefix = "ghcr.io/subculture-collective/clipper/" if name == "backend-upstream-layout" else "clipper.local/"
@@ -40,7 +41,7 @@ def test_every_image_has_a_fixed_tag_under_clipper_local() -> None:
         assert not reference.endswith(":latest")
     assert images.IMAGES["postgres"] == "clipper.local/postgres:17-pgvector"
     assert images.IMAGES["redis"] == "clipper.local/redis:7"
-    for name in MONITORING:
+    for name in MONITORING | PLATFORM:
         tag = images.IMAGES[name].rsplit(":", 1)[1]
         assert images.IMAGES[name] == f"clipper.local/{name}:{tag}"
         assert tag.startswith("v") and tag[1].isdigit(), tag
@@ -52,7 +53,7 @@ def test_monitoring_images_are_built_only_when_asked_for() -> None:
     assert set(images.MONITORING_IMAGES) == MONITORING
     assert images.recipes_named() == images.STACK_RECIPES
     assert [r.name for r in images.recipes_named(images.selection(with_monitoring=True))] == list(images.IMAGES)
-    assert images.selection() == (*images.STACK_IMAGES, "traefik", "external-secrets")
+    assert images.selection() == (*images.STACK_IMAGES, *images.PLATFORM_IMAGES)
     assert [r.name for r in images.recipes_named(["kube-state-metrics", "redis"])] == ["redis", "kube-state-metrics"]
     with pytest.raises(images.ImageBuildError, match="no image recipe named grafana"):
         images.recipes_named(["grafana"])

@@ -53,7 +53,12 @@ def test_the_container_is_restricted_and_serves_both_classes() -> None:
 def test_the_platform_images_are_built_with_the_stack_not_with_monitoring() -> None:
     assert images.IMAGES["traefik"] == ingress.IMAGE
     assert images.IMAGES["external-secrets"] == externalsecrets.IMAGE
-    assert images.PLATFORM_IMAGES == ("traefik", "external-secrets")
+    assert images.PLATFORM_IMAGES == (
+        "traefik",
+        "external-secrets",
+        "cert-manager-controller",
+        "cert-manager-acmesolver",
+    )
     assert set(images.PLATFORM_IMAGES) <= set(images.selection())
     assert not set(images.PLATFORM_IMAGES) & set(images.MONITORING_IMAGES)
 

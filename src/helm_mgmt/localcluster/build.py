@@ -7,6 +7,7 @@ All commands of one wrapper are compiled by a single ``go build`` so they share 
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -46,12 +47,15 @@ def build_wrapped(
     ldflags: str = "",
     replaces: dict[str, str] | None = None,
     excludes: dict[str, str] | None = None,
+    sources: Path | None = None,
 ) -> dict[str, Path]:
     """Build ``packages`` (binary name -> package path) in a wrapper module requiring ``requires``.
 
     ``replaces`` maps a module path to the right-hand side of its replace directive; ``excludes``
     a module path to the version excluded. Only the main module's replace and exclude directives
-    count, so a program whose go.mod has some needs them repeated here.
+    count, so a program whose go.mod has some needs them repeated here. ``sources`` is a folder of
+    our own Go packages copied into the wrapper (import path ``clipper-kit.local/wrappers/<name>/...``);
+    ``version`` must then change with them.
     """
     target = bin_dir(name, version)
     exes = {binary: target / binary for binary in packages}
@@ -66,6 +70,8 @@ def build_wrapped(
     lines += [f"replace {mod} => {target}" for mod, target in (replaces or {}).items()]
     lines += [f"exclude {mod} {ver}" for mod, ver in (excludes or {}).items()]
     (wrapper / "go.mod").write_text("\n".join(lines) + "\n")
+    if sources is not None:
+        shutil.copytree(sources, wrapper, dirs_exist_ok=True)
     started = time.monotonic()
     print(f"building {name} {version}: {', '.join(packages)} (log: {log})", file=sys.stderr, flush=True)
     target.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,8 @@ TRAEFIK_VERSION = "v3.6.12"
 # External Secrets Operator: v1.x does not build from the module proxy; this one serves
 # external-secrets.io/v1.
 ESO_VERSION = "v0.16.2"
+# cert-manager: its library module (the commands are not served), without the Venafi issuer.
+CERT_MANAGER_VERSION = "v1.21.2"
 # The Gateway API release whose standard-channel CRDs the cluster installs.
 GATEWAY_API_VERSION = "v1.4.1"
 

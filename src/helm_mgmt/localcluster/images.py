@@ -488,6 +488,24 @@ PLATFORM_RECIPES: tuple[Recipe, ...] = (
         ports=("8080/tcp",),
         description="External Secrets Operator built here from its Go module (kubernetes and fake providers only)",
     ),
+    go_program(
+        name="cert-manager-controller",
+        reference=f"clipper.local/cert-manager-controller:{components.CERT_MANAGER_VERSION}",
+        builder=platformbuild.cert_manager_controller,
+        key=platformbuild.cert_manager_key,
+        path="/usr/local/bin/cert-manager-controller",
+        ports=("9402/tcp", "9403/tcp"),
+        description="cert-manager's controller built here from its library module (CA, self-signed and ACME issuers)",
+    ),
+    go_program(
+        name="cert-manager-acmesolver",
+        reference=f"clipper.local/cert-manager-acmesolver:{components.CERT_MANAGER_VERSION}",
+        builder=platformbuild.cert_manager_acmesolver,
+        key=platformbuild.cert_manager_key,
+        path="/usr/local/bin/cert-manager-acmesolver",
+        ports=("8089/tcp",),
+        description="cert-manager's ACME HTTP-01 solver built here from its library module",
+    ),
 )
 
 RECIPES: tuple[Recipe, ...] = STACK_RECIPES + PLATFORM_RECIPES + MONITORING_RECIPES

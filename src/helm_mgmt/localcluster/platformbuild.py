@@ -5,11 +5,14 @@ caches.
 Traefik's go.mod replaces three forks and excludes one version, which ``go install`` refuses; only
 the main module's directives count, so the wrapper repeats them. External Secrets Operator is built
 from a copy of its module with the provider and generator registries cut down to what the local
-cluster uses (``kubernetes`` and ``fake``), which saves most of its build.
+cluster uses (``kubernetes`` and ``fake``), which saves most of its build. cert-manager's commands
+are not served at all: ``certmanager-main/`` holds our own main packages for its controller and
+its ACME HTTP-01 solver, wired from the library's controllers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import stat
 from pathlib import Path
@@ -100,3 +103,47 @@ def external_secrets() -> Path:
             "github.com/Masterminds/sprig/v3": "github.com/external-secrets/sprig/v3 v3.3.0",
         },
     )["external-secrets"]
+
+
+CERT_MANAGER_MODULE = "github.com/cert-manager/cert-manager"
+# Our main packages for cert-manager's controller and ACME HTTP-01 solver: upstream's cmd/* modules
+# are not served, and its config defaults import the Venafi issuer, whose dependency is not either.
+CERT_MANAGER_SOURCES = Path(__file__).with_name("certmanager-main")
+_CERT_MANAGER_LDFLAGS = f"-X {CERT_MANAGER_MODULE}/pkg/util.AppVersion={c.CERT_MANAGER_VERSION}"
+
+
+def _cert_manager_build_version() -> str:
+    """The release plus a digest of our main packages, so that editing them rebuilds."""
+    digest = hashlib.sha256()
+    for path in sorted(CERT_MANAGER_SOURCES.rglob("*.go")):
+        digest.update(str(path.relative_to(CERT_MANAGER_SOURCES)).encode() + b"\0" + path.read_bytes())
+    return f"{c.CERT_MANAGER_VERSION}-{digest.hexdigest()[:12]}"
+
+
+def cert_manager_key() -> str:
+    return f"{CERT_MANAGER_MODULE}@{_cert_manager_build_version()} {_CERT_MANAGER_LDFLAGS}"
+
+
+def _cert_manager() -> dict[str, Path]:
+    """Both programs in one ``go build``: the solver's packages are a subset of the controller's.
+    cert-manager brings its own client libraries (v0.36), newer than the cluster's."""
+    wrapper = "clipper-kit.local/wrappers/cert-manager"
+    return build_wrapped(
+        "cert-manager",
+        _cert_manager_build_version(),
+        requires={CERT_MANAGER_MODULE: c.CERT_MANAGER_VERSION},
+        packages={
+            "cert-manager-controller": f"{wrapper}/cmd/cert-manager-controller",
+            "cert-manager-acmesolver": f"{wrapper}/cmd/cert-manager-acmesolver",
+        },
+        ldflags=_CERT_MANAGER_LDFLAGS,
+        sources=CERT_MANAGER_SOURCES,
+    )
+
+
+def cert_manager_controller() -> Path:
+    return _cert_manager()["cert-manager-controller"]
+
+
+def cert_manager_acmesolver() -> Path:
+    return _cert_manager()["cert-manager-acmesolver"]
