@@ -28,10 +28,10 @@ PSS_LABELS = {
 
 
 def prepare_cluster(with_monitoring: bool = False) -> str:
-    """Cluster up, images imported (the monitoring stack's too when asked), the ingress controller
-    and the External Secrets Operator Ready; returns the kubeconfig path (also exported to
-    KUBECONFIG)."""
-    from helm_mgmt.localcluster import clipperapp, cluster, containerd, externalsecrets, images, ingress
+    """Cluster up, images imported (the monitoring stack's too when asked), the ingress controller,
+    the External Secrets Operator and cert-manager with the local CA's issuer Ready; returns the
+    kubeconfig path (also exported to KUBECONFIG)."""
+    from helm_mgmt.localcluster import certmanager, clipperapp, cluster, containerd, externalsecrets, images, ingress
 
     names = images.selection(with_monitoring)
     progress(f"Clipper's source: {clipperapp.source().origin}")
@@ -47,6 +47,8 @@ def prepare_cluster(with_monitoring: bool = False) -> str:
     ingress.ensure()
     progress("starting the External Secrets Operator", started)
     externalsecrets.ensure()
+    progress("starting cert-manager and the local CA's ClusterIssuer", started)
+    certmanager.ensure()
     return kubeconfig
 
 
@@ -98,6 +100,8 @@ def wait_all_ready(namespace: str, release: str, timeout: float = 900) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from helm_mgmt.localcluster import certmanager
+
     started = time.monotonic()
     kubeconfig = prepare_cluster(args.with_monitoring)
     restricted_namespace(args.namespace)
@@ -117,12 +121,14 @@ def cmd_up(args: argparse.Namespace) -> int:
     progress("the Clipper stack is up", started)
     print(
         f"""
-The site: http://{SITE_HOST}/ through the cluster's ingress controller (Traefik on 127.0.0.1:80).
-Let this machine resolve the name once (as root), then open it in a browser:
-  grep -q ' {SITE_HOST}$' /etc/hosts || echo '127.0.0.1 {SITE_HOST}' >> /etc/hosts
-curl --resolve {SITE_HOST}:80:127.0.0.1 http://{SITE_HOST}/api/v1/categories   # the API, without touching /etc/hosts
-
+The site: https://{SITE_HOST}/ through the cluster's ingress controller (Traefik on 127.0.0.1:443),
+with a certificate from cert-manager's local CA. Save the CA, let this machine resolve the name
+(once, as root), trust the CA in your browser (or the system: update-ca-certificates), then open it:
 export KUBECONFIG={kubeconfig}
+kubectl get secret -n {certmanager.NAMESPACE} {certmanager.CA_SECRET} -o jsonpath='{{.data.ca\\.crt}}' | base64 -d > clipper-local-ca.crt
+grep -q ' {SITE_HOST}$' /etc/hosts || echo '127.0.0.1 {SITE_HOST}' >> /etc/hosts
+curl --cacert clipper-local-ca.crt --resolve {SITE_HOST}:443:127.0.0.1 https://{SITE_HOST}/api/v1/categories
+
 kubectl get pods -n {spec.namespace}
 kubectl get ingress -n {spec.namespace}
 helm test {spec.release} -n {spec.namespace}{monitoring_hint(args.with_monitoring)}
