@@ -18,13 +18,12 @@ from datetime import datetime
 
 import pytest
 from loadpod import steady_load
-from stackenv import RELEASE, backend_ready_url, psql
+from stackenv import RELEASE, backend_ready_url, psql, stack_spec
 
-from helm_mgmt.bench import loadgen
 from helm_mgmt.charts import load_charts
 from helm_mgmt.helm import HelmError
 from helm_mgmt.localcluster import clipperapp, images
-from helm_mgmt.release import ReleaseFailed, ReleaseSpec, install
+from helm_mgmt.release import ReleaseFailed, install
 
 BACKEND = f"{RELEASE}-backend"
 BACKEND_SELECTOR = (
@@ -357,14 +356,7 @@ def test_a_failing_migration_stops_the_upgrade_and_the_pods_keep_serving(stack, 
     history = json.loads(helm.run(["history", RELEASE, "-n", stack, "-o", "json"]).stdout)
     good = history[-1]["revision"]
     pods_before = sorted(p["metadata"]["name"] for p in backend_pods(kubectl, stack))
-    broken = ReleaseSpec(
-        RELEASE,
-        stack,
-        env="local",
-        values_files=[loadgen.ADMIT_VALUES],
-        set_values=["backend.migrations.source.configMap=broken-migrations"],
-        timeout="4m",
-    )
+    broken = stack_spec(stack, "backend.migrations.source.configMap=broken-migrations", timeout="4m")
     # 10 requests/s: more would make the HPA add a pod, whose migrate init container fails on the
     # schema the broken migration left dirty, and the rollback would wait for that pod in vain.
     url = backend_ready_url(kubectl, stack)

@@ -1,28 +1,27 @@
-"""The site through the real ingress controller: Traefik serves the chart's Ingress (class nginx) on
-the host's loopback, as a browser on this machine reaches it, and the chart's HTTPRoute through a
-Traefik Gateway. Each response through the ingress is compared with what the backend and the
-frontend Services answer themselves, so a path that reaches the wrong component fails."""
+"""The site through the real ingress controller: Traefik serves the chart's Ingress (class nginx)
+over HTTPS on the host's loopback, as a browser on this machine reaches it, and the chart's HTTPRoute
+through a Traefik Gateway. Each response through the ingress is compared with what the backend and
+the frontend Services answer themselves, so a path that reaches the wrong component fails."""
 
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import os
 import socket
+import ssl
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 from loadpod import restricted_pod
 from rbaccheck import assert_allowed_exactly
+from siteclient import SITE, Answer, direct, local_ca, request, tls_context, wait_served
 from stackenv import RELEASE, STACK_VALUES, psql
 
 from helm_mgmt.localcluster import ingress
 
-SITE = "clipper.local"
 GATEWAY_SITE = "gateway.clipper.local"
 FORGED = "203.0.113.9"
 BACKEND_SELECTOR = f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/name=backend"
@@ -45,22 +44,12 @@ ROUTES = [
 ]
 
 
-@dataclass
-class Answer:
-    status: int
-    content_type: str
-    body: bytes
-
-
-def get(host: str, port: int, path: str, site: str = SITE, headers: dict[str, str] | None = None) -> Answer:
-    """One GET with ``site`` as the Host header; no redirects followed, no retries."""
-    conn = http.client.HTTPConnection(host, port, timeout=15)
-    try:
-        conn.request("GET", path, headers={"Host": site, "User-Agent": "clipper-e2e", **(headers or {})})
-        resp = conn.getresponse()
-        return Answer(resp.status, resp.getheader("Content-Type", ""), resp.read())
-    finally:
-        conn.close()
+@pytest.fixture(scope="module")
+def https(kubectl, stack: str) -> ssl.SSLContext:
+    """Trusts the local CA; the site's certificate is issued by cert-manager (test_certificates.py)."""
+    context = tls_context(local_ca(kubectl))
+    wait_served(context)
+    return context
 
 
 def cluster_ip(kubectl, namespace: str, service: str) -> str:
@@ -76,29 +65,42 @@ def services(kubectl, stack: str) -> dict[str, tuple[str, int]]:
     }
 
 
-def wait_routed(site: str, timeout: float = 60) -> None:
+def wait_routed(site: str, context: ssl.SSLContext | None, timeout: float = 60) -> None:
     """Until Traefik serves ``site`` (it picks up a new Ingress or HTTPRoute within seconds)."""
     deadline = time.monotonic() + timeout
     answer = None
     while time.monotonic() < deadline:
-        answer = get(ingress.HOST_IP, ingress.WEB_HOST_PORT, "/health/live", site)
-        if answer.status == 200:
+        try:
+            answer = request("/health/live", site, context)
+        except (OSError, ssl.SSLError) as err:
+            answer = err
+        if isinstance(answer, Answer) and answer.status == 200:
             return
         time.sleep(1)
     pytest.fail(f"{site} not routed after {timeout:.0f}s: last answer {answer}")
 
 
-def assert_routes(services: dict[str, tuple[str, int]], site: str) -> None:
+def _served_by(answer: Answer) -> str:
+    """The backend (gin, with the app's request-id middleware) stamps every answer with X-Request-Id;
+    the frontend's nginx never does."""
+    return "backend" if "x-request-id" in {name.lower() for name in answer.headers} else "frontend"
+
+
+def assert_routes(services: dict[str, tuple[str, int]], site: str, context: ssl.SSLContext | None) -> None:
+    """Each path is answered by its component, as that component answers it directly. Backend pages
+    may differ between its pods (the sitemap is cached per pod), so for them status and type count;
+    the frontend's static answers must be identical."""
     wrong = []
     for path, component in ROUTES:
-        through = get(ingress.HOST_IP, ingress.WEB_HOST_PORT, path, site)
-        direct = {name: get(*address, path) for name, address in services.items()}
-        other = direct["frontend" if component == "backend" else "backend"]
-        mine = direct[component]
-        if (through.status, through.body) != (mine.status, mine.body) or through.body == other.body:
+        through = request(path, site, context)
+        mine = direct(*services[component], path)
+        same = (through.status, through.content_type) == (mine.status, mine.content_type)
+        if component == "frontend":
+            same = same and through.body == mine.body
+        if _served_by(mine) != component or _served_by(through) != component or not same:
             wrong.append(
-                f"{path}: through the ingress {through.status} {through.body[:80]!r}, {component} says "
-                f"{mine.status} {mine.body[:80]!r}"
+                f"{path}: through the ingress {through.status} from the {_served_by(through)} {through.body[:80]!r}; "
+                f"the {component} says {mine.status} {mine.body[:80]!r}"
             )
     assert not wrong, "\n".join(wrong)
 
@@ -116,27 +118,28 @@ def test_the_ingress_class_is_served_by_traefik(kubectl, stack: str) -> None:
     assert ing["status"]["loadBalancer"]["ingress"] == [{"ip": ingress.HOST_IP}]
 
 
-def test_every_path_reaches_its_component_through_the_ingress(stack: str, services) -> None:
-    wait_routed(SITE)
-    assert_routes(services, SITE)
+def test_every_path_reaches_its_component_through_the_ingress(stack: str, services, https) -> None:
+    wait_routed(SITE, https)
+    assert_routes(services, SITE, https)
 
 
 def test_an_unknown_host_is_not_served(stack: str) -> None:
-    assert get(ingress.HOST_IP, ingress.WEB_HOST_PORT, "/api/v1/categories", "elsewhere.example").status == 404
+    assert request("/api/v1/categories", "elsewhere.example").status == 404
 
 
-def _websocket_handshake(path: str, token: str, origin: str) -> bytes:
+def _websocket_handshake(path: str, token: str, origin: str, context: ssl.SSLContext) -> bytes:
     key = base64.b64encode(os.urandom(16)).decode()
-    request = (
+    handshake = (
         f"GET {path} HTTP/1.1\r\nHost: {SITE}\r\nOrigin: {origin}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer {token}\r\n\r\n"
     )
-    with socket.create_connection((ingress.HOST_IP, ingress.WEB_HOST_PORT), timeout=15) as sock:
-        sock.sendall(request.encode())
+    raw = socket.create_connection((ingress.HOST_IP, ingress.WEBSECURE_HOST_PORT), timeout=15)
+    with context.wrap_socket(raw, server_hostname=SITE) as sock:
+        sock.sendall(handshake.encode())
         return sock.recv(4096)
 
 
-def test_the_chat_websocket_upgrades_through_the_ingress(kubectl, stack: str) -> None:
+def test_the_chat_websocket_upgrades_through_the_ingress(kubectl, stack: str, https) -> None:
     username = f"e2e_ws_{uuid.uuid4().hex[:8]}"
     channel = psql(
         kubectl,
@@ -145,37 +148,31 @@ def test_the_chat_websocket_upgrades_through_the_ingress(kubectl, stack: str) ->
         f"VALUES ('{username}', '{username}', '{username}', 'user') RETURNING id) "
         "INSERT INTO chat_channels (name, creator_id) SELECT 'e2e', id FROM u RETURNING id",
     ).stdout.split()[0]
-    conn = http.client.HTTPConnection(ingress.HOST_IP, ingress.WEB_HOST_PORT, timeout=15)
     body = json.dumps({"username": username})
-    conn.request("POST", "/api/v1/auth/test-login", body, {"Host": SITE, "Content-Type": "application/json"})
-    resp = conn.getresponse()
-    assert resp.status == 200, resp.read()[:300]
-    token = json.loads(resp.read())["access_token"]
-    conn.close()
+    login = request("/api/v1/auth/test-login", SITE, https, {"Content-Type": "application/json"}, "POST", body)
+    assert login.status == 200, login.body[:300]
+    token = json.loads(login.body)["access_token"]
     path = f"/api/v1/chat/channels/{channel}/ws"
     # The app accepts a WebSocket only from the site's own origin, which the chart configures.
-    answer = _websocket_handshake(path, token, f"https://{SITE}")
+    answer = _websocket_handshake(path, token, f"https://{SITE}", https)
     assert answer.startswith(b"HTTP/1.1 101"), answer[:300]
     assert b"upgrade: websocket" in answer.lower()
-    assert _websocket_handshake(path, token, "https://elsewhere.example").startswith(b"HTTP/1.1 403")
+    assert _websocket_handshake(path, token, "https://elsewhere.example", https).startswith(b"HTTP/1.1 403")
 
 
-def test_the_affinity_cookie_pins_a_browser_to_one_backend_pod(kubectl, stack: str) -> None:
+def test_the_affinity_cookie_pins_a_browser_to_one_backend_pod(kubectl, stack: str, https) -> None:
     """The chart's cookie annotations, as Traefik reads them: the watch-party hub lives in one pod."""
-    conn = http.client.HTTPConnection(ingress.HOST_IP, ingress.WEB_HOST_PORT, timeout=15)
-    conn.request("GET", "/api/v1/categories", headers={"Host": SITE})
-    resp = conn.getresponse()
-    resp.read()
-    conn.close()
-    cookie = resp.getheader("Set-Cookie", "")
-    assert cookie.startswith("clipper-route="), resp.getheaders()
+    first = request("/api/v1/categories", SITE, https)
+    cookies = [cookie for cookie in first.cookies if cookie.startswith("clipper-route=")]
+    assert len(cookies) == 1, first.cookies
+    cookie = cookies[0]
     attributes = {part.strip().split("=")[0].lower(): part.strip() for part in cookie.split(";")[1:]}
     assert attributes["path"] == "Path=/" and attributes["samesite"] == "SameSite=Lax", cookie
     assert attributes["max-age"] == "Max-Age=86400", cookie
     marker = f"affinity-{uuid.uuid4().hex[:8]}"
     headers = {"Cookie": cookie.split(";")[0], "User-Agent": marker}
     for _ in range(8):
-        assert get(ingress.HOST_IP, ingress.WEB_HOST_PORT, "/api/v1/categories", headers=headers).status == 200
+        assert request("/api/v1/categories", SITE, https, headers).status == 200
     pods = json.loads(kubectl("get", "pods", "-n", stack, "-l", BACKEND_SELECTOR, "-o", "json").stdout)["items"]
     assert len(pods) >= 2, "the stack runs at least two backend pods"
     served = {}
@@ -224,7 +221,7 @@ def clients(kubectl, namespace: str, probe_image: str) -> Iterator[dict[str, str
 
 
 def test_the_backend_sees_each_user_s_own_address_not_a_forged_one(
-    kubectl, stack: str, namespace: str, clients
+    kubectl, stack: str, namespace: str, clients, https
 ) -> None:
     """The backend trusts X-Forwarded-For from any peer (its rate limits and audit logs use it), so
     the ingress must replace what a client sends with the address it saw."""
@@ -239,7 +236,7 @@ def test_the_backend_sees_each_user_s_own_address_not_a_forged_one(
             "--",
             "/probe",
             "get",
-            f"http://{traefik}:{ingress.WEB_PORT}/api/v1/categories",
+            f"https://{traefik}:{ingress.WEBSECURE_PORT}/api/v1/categories",
             f"Host: {SITE}",
             f"X-Forwarded-For: {FORGED}",
             f"X-Real-Ip: {FORGED}",
@@ -249,7 +246,7 @@ def test_the_backend_sees_each_user_s_own_address_not_a_forged_one(
     # From this host through the published port: whatever address Traefik saw, never the forged one.
     marker = f"xff-host-{uuid.uuid4().hex[:8]}"
     headers = {"X-Forwarded-For": FORGED, "User-Agent": marker}
-    assert get(ingress.HOST_IP, ingress.WEB_HOST_PORT, "/api/v1/categories", headers=headers).status == 200
+    assert request("/api/v1/categories", SITE, https, headers).status == 200
     logged = _client_ips_logged(kubectl, stack, marker)
     assert len(logged) == 1 and logged[0] not in ("", FORGED), logged
 
@@ -299,11 +296,11 @@ def test_the_http_route_splits_the_site_the_same_way(helm, kubectl, stack: str, 
     route = helm.run(command).stdout
     kubectl("apply", "-n", stack, "-f", "-", stdin=route)
     try:
-        wait_routed(GATEWAY_SITE)
+        wait_routed(GATEWAY_SITE, None)
         status = json.loads(kubectl("get", "httproute", RELEASE, "-n", stack, "-o", "json").stdout)["status"]
         conditions = {c["type"]: c["status"] for c in status["parents"][0]["conditions"]}
         assert conditions.get("Accepted") == "True" and conditions.get("ResolvedRefs") == "True", status
-        assert_routes(services, GATEWAY_SITE)
+        assert_routes(services, GATEWAY_SITE, None)
     finally:
         kubectl("delete", "httproute", RELEASE, "-n", stack, check=False)
 

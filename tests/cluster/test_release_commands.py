@@ -8,21 +8,10 @@ from __future__ import annotations
 import pytest
 from loadpod import steady_load
 from stackenv import RELEASE, backend_ready_url
+from stackenv import stack_spec as spec
 
-from helm_mgmt.bench import loadgen
 from helm_mgmt.diff import upgrade_diff
-from helm_mgmt.release import PreflightError, ReleaseFailed, ReleaseSpec, history, install
-
-
-def spec(namespace: str, *set_values: str, timeout: str = "10m") -> ReleaseSpec:
-    return ReleaseSpec(
-        RELEASE,
-        namespace,
-        env="local",
-        values_files=[loadgen.ADMIT_VALUES],
-        set_values=list(set_values),
-        timeout=timeout,
-    )
+from helm_mgmt.release import PreflightError, ReleaseFailed, history, install
 
 
 def backend_template(kubectl, namespace: str) -> str:

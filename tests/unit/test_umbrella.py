@@ -542,7 +542,12 @@ def test_staging_is_smaller(staging, production):
 
 
 def test_local_cluster_values(local):
-    assert not find_all(local, "Ingress")
+    # The site through the local cluster's Traefik, with a certificate from its local CA issuer.
+    ing = find(local, "Ingress")
+    assert ing["spec"]["ingressClassName"] == "nginx"
+    assert ing["spec"]["rules"][0]["host"] == "clipper.local"
+    assert ing["spec"]["tls"] == [{"secretName": "clipper-tls", "hosts": ["clipper.local"]}]
+    assert ing["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "clipper-local-ca"
     images = {c["image"] for d in local if d["kind"] in WORKLOADS for c in all_containers(pod_spec(d))}
     assert images == {
         "clipper.local/backend:local",
