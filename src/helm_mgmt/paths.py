@@ -27,6 +27,13 @@ def logs_dir() -> Path:
     return path
 
 
+def artifacts_dir(name: str) -> Path:
+    """Where a test run leaves files for people to look at (screenshots), outside the repository."""
+    path = cache_root() / "artifacts" / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 @contextmanager
 def cache_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` (created if missing): processes that build the same cache

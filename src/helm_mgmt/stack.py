@@ -119,13 +119,15 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.with_monitoring:
         mint_metrics_token(spec.namespace, spec.release)
     progress("the Clipper stack is up", started)
+    ca_secret = f"-n {certmanager.NAMESPACE} {certmanager.CA_SECRET}"
+    save_ca = f"kubectl get secret {ca_secret} -o jsonpath='{{.data.ca\\.crt}}' | base64 -d > clipper-local-ca.crt"
     print(
         f"""
 The site: https://{SITE_HOST}/ through the cluster's ingress controller (Traefik on 127.0.0.1:443),
 with a certificate from cert-manager's local CA. Save the CA, let this machine resolve the name
 (once, as root), trust the CA in your browser (or the system: update-ca-certificates), then open it:
 export KUBECONFIG={kubeconfig}
-kubectl get secret -n {certmanager.NAMESPACE} {certmanager.CA_SECRET} -o jsonpath='{{.data.ca\\.crt}}' | base64 -d > clipper-local-ca.crt
+{save_ca}
 grep -q ' {SITE_HOST}$' /etc/hosts || echo '127.0.0.1 {SITE_HOST}' >> /etc/hosts
 curl --cacert clipper-local-ca.crt --resolve {SITE_HOST}:443:127.0.0.1 https://{SITE_HOST}/api/v1/categories
 
