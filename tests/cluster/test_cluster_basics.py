@@ -198,7 +198,9 @@ def _iptables_chains() -> str:
 
 @pytest.mark.cluster_down
 def test_down_leaves_nothing_behind(kubectl: Any, namespace: str, probe_image: str) -> None:
-    kubectl("apply", "-n", namespace, "-f", "-", stdin=pod("running", probe_image, ["idle"]))
+    # A hostPort on the loopback, as Traefik has: the portmap plugin's nat rules must go with down.
+    published = {"container": {"ports": [{"containerPort": 8080, "hostPort": 18080, "hostIP": "127.0.0.1"}]}}
+    kubectl("apply", "-n", namespace, "-f", "-", stdin=pod("running", probe_image, ["serve", ":8080"], **published))
     kubectl("wait", "-n", namespace, "pod/running", "--for=condition=Ready", "--timeout=120s")
     before = report.status()
     pids = [comp["pid"] for comp in before["components"].values()]
@@ -207,6 +209,7 @@ def test_down_leaves_nothing_behind(kubectl: Any, namespace: str, probe_image: s
     assert namespaces, "a running pod has a network namespace"
     assert network.EGRESS_CHAIN in _iptables_chains(), "pods must not reach beyond the node"
     assert "KUBE-ROUTER-FORWARD" in _iptables_chains(), "kube-router enforces NetworkPolicies"
+    assert "CNI-HOSTPORT-DNAT" in _iptables_chains(), "hostPorts are published through the portmap plugin"
     veths = network.bridge_ports()
     assert veths, "a running pod has a veth on the node bridge"
     host_paths = [path for path in created_host_paths() if path != NETNS_DIR]
@@ -224,6 +227,8 @@ def test_down_leaves_nothing_behind(kubectl: Any, namespace: str, probe_image: s
     assert "KUBE-SERVICES" not in chains
     assert network.EGRESS_CHAIN not in chains
     assert [chain for chain in netpolicy.CHAIN_PREFIXES if chain in chains] == []
+    # A stale hostPort DNAT would catch the next cluster's traffic for a dead pod's address.
+    assert [chain for chain in network.PORTMAP_CHAIN_PREFIXES if chain in chains] == []
     sets = subprocess.run(["ipset", "list", "-n"], capture_output=True, text=True, check=True).stdout.split()
     assert [name for name in sets if name.startswith(netpolicy.IPSET_PREFIXES)] == []
     assert [path for path in host_paths if path.exists()] == []

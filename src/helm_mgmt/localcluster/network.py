@@ -7,6 +7,7 @@ forwarded traffic from the pod network that would leave through another interfac
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -109,8 +110,35 @@ def setup() -> None:
     process.write_config(cni_conf_dir() / "10-clipper-kit.conflist", json.dumps(conf, indent=2))
 
 
+# The portmap plugin's hooks in the nat table and the chains it makes for hostPorts (one CNI-DN-*
+# per pod). Pods killed with containerd never get their CNI DEL, so these outlive them: a stale
+# DNAT to a dead pod's address, hooked first, would swallow the next cluster's hostPort traffic.
+PORTMAP_HOOKS = (
+    ("PREROUTING", "CNI-HOSTPORT-DNAT"),
+    ("OUTPUT", "CNI-HOSTPORT-DNAT"),
+    ("POSTROUTING", "CNI-HOSTPORT-MASQ"),
+)
+PORTMAP_CHAIN_PREFIXES = ("CNI-HOSTPORT-", "CNI-DN-")
+
+
+def _remove_portmap_rules() -> None:
+    for builtin, target in PORTMAP_HOOKS:
+        for line in iptables("-t", "nat", "-S", builtin, check=False).stdout.splitlines():
+            rule = shlex.split(line)
+            if rule[:1] == ["-A"] and rule[-2:] == ["-j", target]:
+                iptables("-t", "nat", "-D", *rule[1:], check=False)
+    listed = iptables("-t", "nat", "-S", check=False).stdout.splitlines()
+    chains = [line.split()[1] for line in listed if line.startswith("-N ")]
+    chains = [chain for chain in chains if chain.startswith(PORTMAP_CHAIN_PREFIXES)]
+    for chain in chains:
+        iptables("-t", "nat", "-F", chain, check=False)
+    for chain in chains:
+        iptables("-t", "nat", "-X", chain, check=False)
+
+
 def teardown() -> None:
-    """Delete the pods' veths and the bridge, the guard chain; restore sysctls.
+    """Delete the pods' veths and the bridge, the guard chain, the portmap plugin's rules; restore
+    sysctls.
 
     A veth would vanish with its pod's namespace, but the kernel frees namespaces asynchronously
     (seconds with several pods), so the host ends are deleted here at once.
@@ -124,6 +152,7 @@ def teardown() -> None:
             pass
         if iptables("-t", table, "-F", EGRESS_CHAIN, check=False).returncode == 0:
             iptables("-t", table, "-X", EGRESS_CHAIN)
+    _remove_portmap_rules()
     record = _sysctl_record()
     if record.exists():
         for key, value in json.loads(record.read_text()).items():
