@@ -29,7 +29,13 @@ RELEASE = "clipper"
 POSTGRES_POD = f"{RELEASE}-postgres-0"
 # The last commit whose postgres chart made the application's role the bootstrap superuser.
 SUPERUSER_LAYOUT_COMMIT = "2c3b4a9"
-BACKUP_VALUES = ["postgres.backup.enabled=true", "postgres.backup.persistence.size=1Gi", "frontend.enabled=false"]
+# No frontend, so no site Ingress either (the chart refuses an Ingress without the frontend).
+BACKUP_VALUES = [
+    "postgres.backup.enabled=true",
+    "postgres.backup.persistence.size=1Gi",
+    "frontend.enabled=false",
+    "ingress.enabled=false",
+]
 # Before the change the container had no POSTGRES_APP_*: its POSTGRES_USER was the application's.
 OLD_SQL = (
     'PGPASSWORD="$(cat "$POSTGRES_PASSWORD_FILE")" '

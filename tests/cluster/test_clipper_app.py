@@ -18,7 +18,7 @@ from datetime import datetime
 
 import pytest
 from loadpod import steady_load
-from stackenv import RELEASE, backend_ready_url, psql, stack_spec
+from stackenv import RELEASE, SITE, backend_ready_url, psql, stack_spec
 
 from helm_mgmt.charts import load_charts
 from helm_mgmt.helm import HelmError
@@ -142,7 +142,7 @@ def test_public_endpoints_answer_with_real_data(api):
     sitemap = fetch(f"{api}/sitemap.xml")
     assert sitemap.status == 200
     assert sitemap.headers["content-type"].startswith("application/xml")
-    assert b"<urlset" in sitemap.body and b"https://clipper.local" in sitemap.body  # BASE_URL from global.host
+    assert b"<urlset" in sitemap.body and f"https://{SITE}/".encode() in sitemap.body  # BASE_URL from global.host
     robots = fetch(f"{api}/robots.txt")
     assert robots.status == 200
     assert robots.headers["content-type"].startswith("text/plain")

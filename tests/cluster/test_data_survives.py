@@ -21,7 +21,8 @@ from helm_mgmt.stack import prepare_cluster, restricted_namespace, wait_all_read
 
 NAMESPACE = "clipper-durable"
 RELEASE = "clipper"
-BASE_VALUES = ["frontend.enabled=false"]
+# No frontend, so no site Ingress either (the chart refuses an Ingress without the frontend).
+BASE_VALUES = ["frontend.enabled=false", "ingress.enabled=false"]
 CHANGED_CONFIG = ["postgres.config.workMem=8MB", "redis.config.maxmemoryPolicy=allkeys-lru"]
 SECRETS = [f"{RELEASE}-postgres", f"{RELEASE}-postgres-superuser", f"{RELEASE}-redis", f"{RELEASE}-backend"]
 REDIS_CLI = 'REDISCLI_AUTH="$(cat /opt/redis/secret/password)" redis-cli --no-auth-warning "$@"'
