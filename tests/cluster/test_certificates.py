@@ -12,6 +12,7 @@ import subprocess
 import time
 
 import pytest
+from rbaccheck import assert_allowed_exactly
 from siteclient import SITE, local_ca, request, tls_context, wait_served
 from stackenv import RELEASE
 
@@ -118,3 +119,16 @@ def test_a_deleted_secret_is_issued_again_and_served(kubectl, stack, https) -> N
         json.loads(kubectl("get", "ingress", RELEASE, "-n", stack, "-o", "json").stdout)["spec"]["tls"][0]["secretName"]
         == SECRET
     )
+
+
+def test_cert_manager_runs_with_its_own_identity(kubectl) -> None:
+    sa = f"system:serviceaccount:{certmanager.NAMESPACE}:{certmanager.NAME}"
+    allowed = {
+        ("create", "certificates.cert-manager.io"),
+        ("update", "certificaterequests.cert-manager.io/status"),
+        ("create", "secrets"),
+        ("create", "pods"),  # ACME HTTP-01 solver pods
+        ("create", "ingresses.networking.k8s.io"),
+    }
+    denied = {("create", "clusterrolebindings"), ("delete", "namespaces"), ("list", "nodes"), ("create", "deployments")}
+    assert_allowed_exactly(kubectl, sa, allowed, denied)
