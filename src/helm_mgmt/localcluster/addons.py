@@ -20,11 +20,7 @@ def apply_crds(crds: list[dict[str, Any]], what: str) -> None:
 
 
 def _established(names: list[str]) -> bool:
-    for name in names:
-        conditions = kubeapi.request("GET", f"{CRDS}/{name}").get("status", {}).get("conditions", [])
-        if not any(cond["type"] == "Established" and cond["status"] == "True" for cond in conditions):
-            return False
-    return True
+    return all(kubeapi.condition_true(kubeapi.request("GET", f"{CRDS}/{name}"), "Established") for name in names)
 
 
 def identity(name: str, namespace: str, rules: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:

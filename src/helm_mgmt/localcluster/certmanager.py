@@ -18,6 +18,7 @@ import yaml
 
 from helm_mgmt.localcluster import addons, kubeapi, process
 from helm_mgmt.localcluster import components as c
+from helm_mgmt.localcluster.rbac import READ
 
 NAMESPACE = "cert-manager"
 NAME = "cert-manager"
@@ -30,7 +31,6 @@ CA_ISSUER = "clipper-local-ca"
 CA_SECRET = "clipper-local-ca"
 CM = "cert-manager.io"
 ACME = "acme.cert-manager.io"
-READ = ["get", "list", "watch"]
 RULES: list[dict[str, Any]] = [
     {
         "apiGroups": [CM],
@@ -152,9 +152,7 @@ def _issuer_ready(name: str) -> bool:
         found = kubeapi.request("GET", f"/apis/{CM}/v1/clusterissuers/{name}")
     except kubeapi.ApiError:
         return False
-    return any(
-        cond["type"] == "Ready" and cond["status"] == "True" for cond in found.get("status", {}).get("conditions", [])
-    )
+    return kubeapi.condition_true(found, "Ready")
 
 
 def ensure(timeout: float = 180) -> None:

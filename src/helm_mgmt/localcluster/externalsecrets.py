@@ -14,6 +14,7 @@ import yaml
 
 from helm_mgmt.localcluster import addons, process
 from helm_mgmt.localcluster import components as c
+from helm_mgmt.localcluster.rbac import READ
 
 NAMESPACE = "external-secrets"
 NAME = "external-secrets"
@@ -21,7 +22,6 @@ IMAGE = f"clipper.local/external-secrets:{c.ESO_VERSION}"
 METRICS_PORT = 8080
 ESO = "external-secrets.io"
 GENERATORS = "generators.external-secrets.io"
-READ = ["get", "list", "watch"]
 RULES: list[dict[str, Any]] = [
     {
         "apiGroups": [ESO],

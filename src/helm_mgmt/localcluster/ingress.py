@@ -17,6 +17,7 @@ import yaml
 
 from helm_mgmt.localcluster import addons, process
 from helm_mgmt.localcluster import components as c
+from helm_mgmt.localcluster.rbac import READ
 
 NAMESPACE = "ingress-nginx"
 NAME = "traefik"
@@ -31,7 +32,6 @@ HOST_IP = "127.0.0.1"
 WEB_PORT, WEB_HOST_PORT = 8000, 80
 WEBSECURE_PORT, WEBSECURE_HOST_PORT = 8443, 443
 ADMIN_PORT = 8080  # /ping and /metrics, not published
-READ = ["get", "list", "watch"]
 GATEWAY_API = "gateway.networking.k8s.io"
 GATEWAY_KINDS = ["gatewayclasses", "gateways", "httproutes", "grpcroutes", "referencegrants", "backendtlspolicies"]
 RULES: list[dict[str, Any]] = [

@@ -76,10 +76,16 @@ def apply(collection: str, body: dict[str, Any], manager: str = "clipper-kit") -
     return request("PATCH", path, body, timeout=30, content_type="application/apply-patch+yaml")
 
 
+def condition_true(obj: dict[str, Any], kind: str) -> bool:
+    """Whether ``obj`` reports the condition ``kind`` (Ready, Available, Established...) as True."""
+    return any(
+        cond["type"] == kind and cond["status"] == "True" for cond in obj.get("status", {}).get("conditions", [])
+    )
+
+
 def node_ready() -> bool:
     try:
         node = request("GET", f"/api/v1/nodes/{c.NODE_NAME}", timeout=3)
     except (OSError, ApiError, ssl.SSLError):
         return False
-    conditions = node.get("status", {}).get("conditions", [])
-    return any(cond["type"] == "Ready" and cond["status"] == "True" for cond in conditions)
+    return condition_true(node, "Ready")

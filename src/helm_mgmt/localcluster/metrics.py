@@ -58,8 +58,7 @@ def _available() -> bool:
         api = kubeapi.request("GET", f"/apis/apiregistration.k8s.io/v1/apiservices/{API_VERSION}")
     except (OSError, kubeapi.ApiError):
         return False
-    conditions = api.get("status", {}).get("conditions", [])
-    return any(cond["type"] == "Available" and cond["status"] == "True" for cond in conditions)
+    return kubeapi.condition_true(api, "Available")
 
 
 def start(binary: Path) -> None:
