@@ -7,7 +7,6 @@ the host, so both are off; it is ready once its chains hook the filter table.
 
 from __future__ import annotations
 
-import shlex
 import subprocess
 from pathlib import Path
 
@@ -20,18 +19,8 @@ CHAIN_PREFIXES = ("KUBE-ROUTER-", "KUBE-POD-FW-", "KUBE-NWPLCY-")
 IPSET_PREFIXES = ("KUBE-SRC-", "KUBE-DST-", "TMP-")
 
 
-def _iptables(*args: str) -> subprocess.CompletedProcess[str]:
-    return network.iptables(*args, check=False)
-
-
-def _hooks(builtin: str) -> list[list[str]]:
-    """The rules of ``builtin`` that jump to a kube-router chain, as ``iptables -S`` prints them."""
-    rules = [shlex.split(line) for line in _iptables("-S", builtin).stdout.splitlines()]
-    return [rule for rule in rules if rule[:1] == ["-A"] and rule[-2:] == ["-j", HOOKS[builtin]]]
-
-
 def _hooked() -> bool:
-    return all(_hooks(builtin) for builtin in HOOKS)
+    return all(network.jumps("filter", builtin, target) for builtin, target in HOOKS.items())
 
 
 def start(binary: Path) -> None:
@@ -55,21 +44,9 @@ def start(binary: Path) -> None:
     process.wait_for(NAME, _hooked, 120, "kube-router's chains in the filter table")
 
 
-def _chains() -> list[str]:
-    created = [line.split()[1] for line in _iptables("-S").stdout.splitlines() if line.startswith("-N ")]
-    return [chain for chain in created if chain.startswith(CHAIN_PREFIXES)]
-
-
 def cleanup() -> None:
     """Remove kube-router's hooks, chains and ipsets (it is stopped first); nothing else is touched."""
-    for builtin in HOOKS:
-        for rule in _hooks(builtin):
-            _iptables("-D", *rule[1:])
-    chains = _chains()
-    for chain in chains:
-        _iptables("-F", chain)
-    for chain in chains:
-        _iptables("-X", chain)
+    network.remove_chains("filter", HOOKS.items(), CHAIN_PREFIXES)
     try:
         sets = subprocess.run(["ipset", "list", "-n"], check=False, capture_output=True, text=True).stdout.split()
     except FileNotFoundError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
 from helm_mgmt.localcluster import components as c
@@ -121,19 +122,26 @@ PORTMAP_HOOKS = (
 PORTMAP_CHAIN_PREFIXES = ("CNI-HOSTPORT-", "CNI-DN-")
 
 
-def _remove_portmap_rules() -> None:
-    for builtin, target in PORTMAP_HOOKS:
-        for line in iptables("-t", "nat", "-S", builtin, check=False).stdout.splitlines():
-            rule = shlex.split(line)
-            if rule[:1] == ["-A"] and rule[-2:] == ["-j", target]:
-                iptables("-t", "nat", "-D", *rule[1:], check=False)
-    listed = iptables("-t", "nat", "-S", check=False).stdout.splitlines()
+def jumps(table: str, builtin: str, target: str) -> list[list[str]]:
+    """The rules of ``builtin`` in ``table`` that jump to ``target``, as ``iptables -S`` prints them."""
+    rules = [shlex.split(line) for line in iptables("-t", table, "-S", builtin, check=False).stdout.splitlines()]
+    return [rule for rule in rules if rule[:1] == ["-A"] and rule[-2:] == ["-j", target]]
+
+
+def remove_chains(table: str, hooks: Iterable[tuple[str, str]], prefixes: tuple[str, ...]) -> None:
+    """Delete another program's rules in ``table``: its ``(builtin, target)`` jumps, then every
+    chain whose name starts with one of ``prefixes`` (flushed first, as chains may jump to each
+    other)."""
+    for builtin, target in hooks:
+        for rule in jumps(table, builtin, target):
+            iptables("-t", table, "-D", *rule[1:], check=False)
+    listed = iptables("-t", table, "-S", check=False).stdout.splitlines()
     chains = [line.split()[1] for line in listed if line.startswith("-N ")]
-    chains = [chain for chain in chains if chain.startswith(PORTMAP_CHAIN_PREFIXES)]
+    chains = [chain for chain in chains if chain.startswith(prefixes)]
     for chain in chains:
-        iptables("-t", "nat", "-F", chain, check=False)
+        iptables("-t", table, "-F", chain, check=False)
     for chain in chains:
-        iptables("-t", "nat", "-X", chain, check=False)
+        iptables("-t", table, "-X", chain, check=False)
 
 
 def teardown() -> None:
@@ -152,7 +160,7 @@ def teardown() -> None:
             pass
         if iptables("-t", table, "-F", EGRESS_CHAIN, check=False).returncode == 0:
             iptables("-t", table, "-X", EGRESS_CHAIN)
-    _remove_portmap_rules()
+    remove_chains("nat", PORTMAP_HOOKS, PORTMAP_CHAIN_PREFIXES)
     record = _sysctl_record()
     if record.exists():
         for key, value in json.loads(record.read_text()).items():
