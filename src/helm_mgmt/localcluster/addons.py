@@ -4,6 +4,7 @@ server-side (a second run changes nothing), and a wait for their Deployment that
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from helm_mgmt.localcluster import kubeapi, process
@@ -122,12 +123,16 @@ def _why(name: str, namespace: str) -> str:
     return "\n  ".join(lines) or "no pod"
 
 
-def wait_ready(name: str, namespace: str, timeout: float = 180) -> None:
+def wait_until(check: Callable[[], bool], timeout: float, what: str, why: Callable[[], str]) -> None:
+    """Poll ``check`` each second; past ``timeout`` fail with ``what`` and what ``why`` says (the
+    add-ons run in pods: there is no host log to point at)."""
     started = time.monotonic()
-    while not _ready(name, namespace):
+    while not check():
         if time.monotonic() - started > timeout:
-            raise process.ComponentError(
-                f"{namespace}/{name} not Ready after {timeout:.0f}s:\n  {_why(name, namespace)}"
-            )
+            raise process.ComponentError(f"{what} not reached after {timeout:.0f}s:\n  {why()}")
         time.sleep(1)
-    process.progress(f"{namespace}/{name} Ready after {time.monotonic() - started:.0f}s")
+    process.progress(f"{what} after {time.monotonic() - started:.0f}s")
+
+
+def wait_ready(name: str, namespace: str, timeout: float = 180) -> None:
+    wait_until(lambda: _ready(name, namespace), timeout, f"{namespace}/{name} Ready", lambda: _why(name, namespace))

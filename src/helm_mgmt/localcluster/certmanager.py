@@ -147,12 +147,18 @@ def issuers() -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def _issuer_ready(name: str) -> bool:
+def _issuer(name: str) -> dict[str, Any]:
     try:
-        found = kubeapi.request("GET", f"/apis/{CM}/v1/clusterissuers/{name}")
+        return kubeapi.request("GET", f"/apis/{CM}/v1/clusterissuers/{name}")
     except kubeapi.ApiError:
-        return False
-    return kubeapi.condition_true(found, "Ready")
+        return {}
+
+
+def _issuer_conditions(name: str) -> str:
+    conditions = _issuer(name).get("status", {}).get("conditions", [])
+    return (
+        "; ".join(f"{cond['type']}={cond['status']}: {cond.get('message', '')}" for cond in conditions) or "no status"
+    )
 
 
 def ensure(timeout: float = 180) -> None:
@@ -165,5 +171,10 @@ def ensure(timeout: float = 180) -> None:
     )
     addons.wait_ready(NAME, NAMESPACE, timeout)
     addons.apply_all(issuers())
-    process.wait_for(NAME, lambda: _issuer_ready(CA_ISSUER), timeout, f"ClusterIssuer {CA_ISSUER} Ready")
+    addons.wait_until(
+        lambda: kubeapi.condition_true(_issuer(CA_ISSUER), "Ready"),
+        timeout,
+        f"ClusterIssuer {CA_ISSUER} Ready",
+        lambda: _issuer_conditions(CA_ISSUER),
+    )
     process.progress(f"cert-manager and the local CA ready after {time.monotonic() - started:.0f}s")
