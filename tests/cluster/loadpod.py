@@ -10,6 +10,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from waiting import wait_until
+
 from helm_mgmt.bench import loadgen
 from helm_mgmt.bench.loadgen import restricted_pod
 
@@ -18,14 +20,6 @@ __all__ = ["restricted_pod", "steady_load"]
 
 def _phase(kubectl, namespace: str, name: str) -> str:
     return kubectl("get", "pod", name, "-n", namespace, "-o", "jsonpath={.status.phase}", check=False).stdout
-
-
-def _wait(check, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(1)
 
 
 def _log(kubectl, namespace: str, name: str) -> str:
@@ -43,11 +37,13 @@ def steady_load(kubectl, namespace: str, url: str, rate: int = 50, keepalive: bo
     kubectl("apply", "-f", "-", stdin=loadgen.pod(name, namespace, ["run", streams, "90s"]))
     tally: dict = {}
     try:
-        _wait(lambda: _phase(kubectl, namespace, name) == "Running", 120, f"load pod {name} to run")
-        _wait(lambda: "loading" in _log(kubectl, namespace, name), 90, f"load pod {name} to reach {url}")
+        wait_until(lambda: _phase(kubectl, namespace, name) == "Running", 120, f"load pod {name} to run")
+        wait_until(lambda: "loading" in _log(kubectl, namespace, name), 90, f"load pod {name} to reach {url}")
         yield tally
         kubectl("exec", name, "-n", namespace, "--", "/loadgen", "stop")
-        _wait(lambda: _phase(kubectl, namespace, name) in ("Succeeded", "Failed"), 60, f"load pod {name} to finish")
+        wait_until(
+            lambda: _phase(kubectl, namespace, name) in ("Succeeded", "Failed"), 60, f"load pod {name} to finish"
+        )
         log = kubectl("logs", name, "-n", namespace).stdout.strip().splitlines()
         tally.update(json.loads(log[-1])["streams"]["load"])
     finally:

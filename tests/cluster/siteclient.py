@@ -15,7 +15,7 @@ from stackenv import SITE
 
 from helm_mgmt.localcluster import certmanager, ingress
 
-__all__ = ["SITE", "Answer", "direct", "local_ca", "request", "tls_context", "wait_served"]
+__all__ = ["SITE", "Answer", "direct", "local_ca", "request", "tls_context", "tls_socket", "wait_served"]
 
 
 @dataclass
@@ -39,6 +39,17 @@ def tls_context(ca_pem: bytes) -> ssl.SSLContext:
     return ssl.create_default_context(cadata=ca_pem.decode())
 
 
+def tls_socket(context: ssl.SSLContext, site: str = SITE, timeout: float = 15) -> ssl.SSLSocket:
+    """A TLS connection to the published HTTPS port with ``site`` as the server name (SNI and the
+    certificate check): how a browser on this machine reaches the site."""
+    raw = socket.create_connection((ingress.HOST_IP, ingress.WEBSECURE_HOST_PORT), timeout=timeout)
+    try:
+        return context.wrap_socket(raw, server_hostname=site)
+    except BaseException:
+        raw.close()
+        raise
+
+
 class _SiteHTTPS(http.client.HTTPSConnection):
     """HTTPS to the loopback port with ``site`` as the server name (SNI and certificate check)."""
 
@@ -47,8 +58,7 @@ class _SiteHTTPS(http.client.HTTPSConnection):
         self._site = site
 
     def connect(self) -> None:
-        raw = socket.create_connection((ingress.HOST_IP, ingress.WEBSECURE_HOST_PORT), timeout=self.timeout)
-        self.sock = self._context.wrap_socket(raw, server_hostname=self._site)
+        self.sock = tls_socket(self._context, self._site, self.timeout)
 
 
 def connection(site: str = SITE, context: ssl.SSLContext | None = None) -> http.client.HTTPConnection:
@@ -85,9 +95,8 @@ def wait_served(context: ssl.SSLContext, site: str = SITE, timeout: float = 90) 
     deadline = time.monotonic() + timeout
     while True:
         try:
-            raw = socket.create_connection((ingress.HOST_IP, ingress.WEBSECURE_HOST_PORT), timeout=10)
-            with context.wrap_socket(raw, server_hostname=site):
-                return
+            tls_socket(context, site, timeout=10).close()
+            return
         except (OSError, ssl.SSLError) as err:
             if time.monotonic() > deadline:
                 raise AssertionError(f"no trusted certificate for {site} after {timeout:.0f}s: {err}") from err

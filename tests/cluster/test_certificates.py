@@ -6,25 +6,23 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 import ssl
 import subprocess
 import time
 
 import pytest
 from rbaccheck import assert_allowed_exactly
-from siteclient import SITE, local_ca, request, tls_context, wait_served
+from siteclient import SITE, local_ca, request, tls_context, tls_socket, wait_served
 from stackenv import RELEASE
 
-from helm_mgmt.localcluster import certmanager, ingress
+from helm_mgmt.localcluster import certmanager
 
 SECRET = "clipper-tls"
 
 
 def served_certificate(context: ssl.SSLContext) -> bytes:
     """The DER certificate Traefik presents for the site's name, verified against the local CA."""
-    raw = socket.create_connection((ingress.HOST_IP, ingress.WEBSECURE_HOST_PORT), timeout=15)
-    with context.wrap_socket(raw, server_hostname=SITE) as sock:
+    with tls_socket(context) as sock:
         return sock.getpeercert(binary_form=True)
 
 

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import pytest
 from rbaccheck import assert_allowed_exactly
 from stackenv import STACK_VALUES
+from waiting import wait_until
 
 from helm_mgmt.localcluster import externalsecrets
 from helm_mgmt.stack import restricted_namespace, wait_all_ready
@@ -101,14 +102,6 @@ def _secret_data(kubectl, namespace: str, name: str) -> dict[str, str]:
     return {k: base64.b64decode(v).decode() for k, v in found.get("data", {}).items()}
 
 
-def _wait_for(check, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} not reached after {timeout:.0f}s")
-        time.sleep(2)
-
-
 def test_the_backend_runs_on_secrets_from_the_store_and_picks_up_a_rotation(helm, kubectl, namespace, store):
     store_name, store_namespace = store
     values = _store_values()
@@ -131,8 +124,11 @@ def test_the_backend_runs_on_secrets_from_the_store_and_picks_up_a_rotation(helm
     made = [doc for doc in manifest.split("\n---") if "\nkind: Secret\n" in doc and f"name: {RELEASE}-backend\n" in doc]
     assert not made, "the chart made the backend's Secret itself"
     backend_secret = f"{RELEASE}-backend"
-    _wait_for(
-        lambda: kubectl("get", "secret", backend_secret, "-n", namespace, check=False).returncode == 0, 90, "the Secret"
+    wait_until(
+        lambda: kubectl("get", "secret", backend_secret, "-n", namespace, check=False).returncode == 0,
+        90,
+        "the Secret",
+        interval=2,
     )
     owner = json.loads(kubectl("get", "secret", backend_secret, "-n", namespace, "-o", "json").stdout)["metadata"]
     assert [ref["kind"] for ref in owner.get("ownerReferences", [])] == ["ExternalSecret"], owner
@@ -156,10 +152,11 @@ def test_the_backend_runs_on_secrets_from_the_store_and_picks_up_a_rotation(helm
     rotated = f"second-{uuid.uuid4().hex}"
     kubectl("apply", "-f", "-", stdin=_secret(REMOTE_KEY, store_namespace, {**values, "TWITCH_CLIENT_SECRET": rotated}))
     kubectl("annotate", "externalsecret", backend_secret, "-n", namespace, f"force-sync={time.time()}", "--overwrite")
-    _wait_for(
+    wait_until(
         lambda: _secret_data(kubectl, namespace, backend_secret).get("TWITCH_CLIENT_SECRET") == rotated,
         60,
         "the rotation",
+        interval=2,
     )
     kubectl("rollout", "restart", f"deployment/{RELEASE}-backend", "-n", namespace)
     kubectl("rollout", "status", f"deployment/{RELEASE}-backend", "-n", namespace, "--timeout=300s", timeout=330)

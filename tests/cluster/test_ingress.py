@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 from loadpod import restricted_pod
 from rbaccheck import assert_allowed_exactly
-from siteclient import SITE, Answer, direct, local_ca, request, tls_context, wait_served
+from siteclient import SITE, Answer, direct, local_ca, request, tls_context, tls_socket, wait_served
 from stackenv import RELEASE, STACK_VALUES, psql
 
 from helm_mgmt.localcluster import ingress
@@ -133,8 +133,7 @@ def _websocket_handshake(path: str, token: str, origin: str, context: ssl.SSLCon
         f"GET {path} HTTP/1.1\r\nHost: {SITE}\r\nOrigin: {origin}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer {token}\r\n\r\n"
     )
-    raw = socket.create_connection((ingress.HOST_IP, ingress.WEBSECURE_HOST_PORT), timeout=15)
-    with context.wrap_socket(raw, server_hostname=SITE) as sock:
+    with tls_socket(context) as sock:
         sock.sendall(handshake.encode())
         return sock.recv(4096)
 

@@ -14,6 +14,7 @@ import pytest
 from loadpod import restricted_pod
 from stackenv import LOCAL_VALUES, RELEASE, stack_value_args
 from stackenv import STACK_NAMESPACE as NAMESPACE
+from waiting import wait_until
 
 from helm_mgmt.bench import loadgen
 from helm_mgmt.charts import application_charts
@@ -112,15 +113,6 @@ def _backend_ready_endpoints(kubectl) -> int:
     )
 
 
-def _wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(3)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
 def test_readiness_follows_redis_and_liveness_holds(stack, kubectl):
     selector = f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/name=backend"
     restarts_before = {
@@ -130,10 +122,10 @@ def test_readiness_follows_redis_and_liveness_holds(stack, kubectl):
     assert _backend_ready_endpoints(kubectl) >= 1
     kubectl("scale", "statefulset", f"{RELEASE}-redis", "-n", stack, "--replicas=0")
     try:
-        _wait_for(lambda: _backend_ready_endpoints(kubectl) == 0, 120, "backend to leave the endpoints")
+        wait_until(lambda: _backend_ready_endpoints(kubectl) == 0, 120, "backend to leave the endpoints", interval=3)
     finally:
         kubectl("scale", "statefulset", f"{RELEASE}-redis", "-n", stack, "--replicas=1")
-    _wait_for(lambda: _backend_ready_endpoints(kubectl) >= 1, 240, "backend to return to the endpoints")
+    wait_until(lambda: _backend_ready_endpoints(kubectl) >= 1, 240, "backend to return to the endpoints", interval=3)
     restarts_after = {
         p["metadata"]["name"]: sum(c["restartCount"] for c in p["status"]["containerStatuses"])
         for p in _pods(kubectl, selector)
@@ -185,17 +177,19 @@ def test_rolling_update_has_no_downtime_then_rolls_back(stack, helm, kubectl):
     cluster_ip = kubectl("get", "service", backend, "-n", stack, "-o", "jsonpath={.spec.clusterIP}").stdout
     url = f"http://{cluster_ip}:8080/health/ready"
     kubectl("apply", "-f", "-", stdin=_traffic_pod(stack, url, "clipper.local/toolbox:local"))
-    _wait_for(
+    wait_until(
         lambda: (
             kubectl("get", "pod", "rollout-traffic", "-n", stack, "-o", "jsonpath={.status.phase}").stdout == "Running"
         ),
         120,
         "the traffic pod to run",
+        interval=3,
     )
-    _wait_for(
+    wait_until(
         lambda: "loading" in kubectl("logs", "rollout-traffic", "-n", stack, check=False).stdout,
         60,
         "the traffic pod to reach the backend",
+        interval=3,
     )
     time.sleep(2)
     helm.run(
@@ -206,13 +200,14 @@ def test_rolling_update_has_no_downtime_then_rolls_back(stack, helm, kubectl):
     kubectl("rollout", "status", f"deployment/{backend}", "-n", stack, "--timeout=300s", timeout=320)
     time.sleep(3)
     kubectl("exec", "rollout-traffic", "-n", stack, "--", "touch", "/tmp/stop")
-    _wait_for(
+    wait_until(
         lambda: (
             kubectl("get", "pod", "rollout-traffic", "-n", stack, "-o", "jsonpath={.status.phase}").stdout
             in ("Succeeded", "Failed")
         ),
         60,
         "the traffic pod to finish",
+        interval=3,
     )
     log = kubectl("logs", "rollout-traffic", "-n", stack).stdout
     kubectl("delete", "pod", "rollout-traffic", "-n", stack, "--wait=false")
