@@ -25,15 +25,21 @@ def _established(names: list[str]) -> bool:
 
 
 def identity(name: str, namespace: str, rules: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    """The add-on's namespace, ServiceAccount and a ClusterRole ``clipper-kit:<name>`` bound to it."""
+    """The add-on's namespace, ServiceAccount and a ClusterRole ``clipper-kit:<name>`` bound to it;
+    no role at all without ``rules``."""
     role = f"clipper-kit:{name}"
     rbac = f"/apis/{RBAC_API}"
-    return [
+    account = [
         ("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}),
         (
             f"/api/v1/namespaces/{namespace}/serviceaccounts",
             {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": namespace}},
         ),
+    ]
+    if not rules:
+        return account
+    return [
+        *account,
         (
             f"{rbac}/clusterroles",
             {"apiVersion": RBAC_API, "kind": "ClusterRole", "metadata": {"name": role}, "rules": rules},
@@ -60,29 +66,41 @@ RESTRICTED_CONTAINER = {
 }
 
 
-def deployment(name: str, namespace: str, container: dict[str, Any], recreate: bool = False) -> dict[str, Any]:
-    """One replica of ``container`` (made restricted-compliant) running as the ServiceAccount ``name``."""
+def deployment(
+    name: str,
+    namespace: str,
+    container: dict[str, Any],
+    recreate: bool = False,
+    mounts: dict[str, tuple[str, dict[str, Any]]] | None = None,
+    api_token: bool = True,
+) -> dict[str, Any]:
+    """One replica of ``container`` (made restricted-compliant) running as the ServiceAccount ``name``.
+    ``mounts`` maps a volume name to (mount path, volume source), mounted read-only beside ``/tmp``.
+    Without ``api_token`` (an add-on that never calls the API) no token is mounted."""
     labels = {"app.kubernetes.io/name": name}
+    extra = mounts or {}
+    pod: dict[str, Any] = {
+        "serviceAccountName": name,
+        "automountServiceAccountToken": api_token,
+        "terminationGracePeriodSeconds": 10,
+        "containers": [
+            {
+                "name": name,
+                "imagePullPolicy": "IfNotPresent",
+                **container,
+                "securityContext": RESTRICTED_CONTAINER,
+                "volumeMounts": [
+                    {"name": "tmp", "mountPath": "/tmp"},
+                    *({"name": vol, "mountPath": path, "readOnly": True} for vol, (path, _) in extra.items()),
+                ],
+            }
+        ],
+        "volumes": [{"name": "tmp", "emptyDir": {}}, *({"name": vol, **src} for vol, (_, src) in extra.items())],
+    }
     spec: dict[str, Any] = {
         "replicas": 1,
         "selector": {"matchLabels": labels},
-        "template": {
-            "metadata": {"labels": labels},
-            "spec": {
-                "serviceAccountName": name,
-                "terminationGracePeriodSeconds": 10,
-                "containers": [
-                    {
-                        "name": name,
-                        "imagePullPolicy": "IfNotPresent",
-                        **container,
-                        "securityContext": RESTRICTED_CONTAINER,
-                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-                    }
-                ],
-                "volumes": [{"name": "tmp", "emptyDir": {}}],
-            },
-        },
+        "template": {"metadata": {"labels": labels}, "spec": pod},
     }
     if recreate:
         spec["strategy"] = {"type": "Recreate"}

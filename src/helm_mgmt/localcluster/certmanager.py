@@ -11,6 +11,7 @@ issues from it. Trust that CA's ``ca.crt`` to open ``https://clipper.local`` wit
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
 
@@ -147,15 +148,21 @@ def issuers() -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def _issuer(name: str) -> dict[str, Any]:
+def issuer(name: str) -> dict[str, Any]:
     try:
         return kubeapi.request("GET", f"/apis/{CM}/v1/clusterissuers/{name}")
     except kubeapi.ApiError:
         return {}
 
 
-def _issuer_conditions(name: str) -> str:
-    conditions = _issuer(name).get("status", {}).get("conditions", [])
+def ca_certificate() -> bytes:
+    """The local CA's certificate (PEM), to trust it."""
+    secret = kubeapi.request("GET", f"/api/v1/namespaces/{NAMESPACE}/secrets/{CA_SECRET}")
+    return base64.b64decode(secret["data"]["ca.crt"])
+
+
+def issuer_conditions(name: str) -> str:
+    conditions = issuer(name).get("status", {}).get("conditions", [])
     return (
         "; ".join(f"{cond['type']}={cond['status']}: {cond.get('message', '')}" for cond in conditions) or "no status"
     )
@@ -172,9 +179,9 @@ def ensure(timeout: float = 180) -> None:
     addons.wait_ready(NAME, NAMESPACE, timeout)
     addons.apply_all(issuers())
     addons.wait_until(
-        lambda: kubeapi.condition_true(_issuer(CA_ISSUER), "Ready"),
+        lambda: kubeapi.condition_true(issuer(CA_ISSUER), "Ready"),
         timeout,
         f"ClusterIssuer {CA_ISSUER} Ready",
-        lambda: _issuer_conditions(CA_ISSUER),
+        lambda: issuer_conditions(CA_ISSUER),
     )
     process.progress(f"cert-manager and the local CA ready after {time.monotonic() - started:.0f}s")

@@ -21,6 +21,10 @@ TRAEFIK_VERSION = "v3.6.12"
 ESO_VERSION = "v0.16.2"
 # cert-manager: its library module (the commands are not served), without the Venafi issuer.
 CERT_MANAGER_VERSION = "v1.21.2"
+# The sites' domain: the local stack serves clipper.local, the tests their own names under it.
+SITE_DOMAIN = "clipper.local"
+# Let's Encrypt's ACME test server, the local cluster's stand-in for a public ACME CA.
+PEBBLE_VERSION = "v2.10.3"
 # The Gateway API release whose standard-channel CRDs the cluster installs.
 GATEWAY_API_VERSION = "v1.4.1"
 

@@ -1,7 +1,9 @@
-"""Cluster DNS: CoreDNS as a host process on the node bridge address, kubernetes plugin only."""
+"""Cluster DNS: CoreDNS as a host process on the node bridge address: the cluster's names
+(kubernetes plugin), and the site's names leading to the ingress controller."""
 
 from __future__ import annotations
 
+import re
 import socket
 import struct
 from pathlib import Path
@@ -10,15 +12,22 @@ from helm_mgmt.localcluster import components as c
 from helm_mgmt.localcluster import pki, process
 
 NAME = "coredns"
+INGRESS_SERVICE = "traefik.ingress-nginx.svc"
 
 
 def _corefile() -> Path:
     zones = f"{c.CLUSTER_DOMAIN} in-addr.arpa ip6.arpa"
-    text = f"""{c.CLUSTER_DOMAIN}:53 in-addr.arpa:53 ip6.arpa:53 {{
+    # Names under the site's domain answer with the ingress controller's Service, as public DNS
+    # would lead to the load balancer: pods that call the site by name (an ACME CA validating a
+    # challenge, cert-manager's self-check) reach it through the ingress like a browser.
+    domain = re.escape(c.SITE_DOMAIN)
+    ingress = f"{INGRESS_SERVICE}.{c.CLUSTER_DOMAIN}."
+    text = f"""{c.CLUSTER_DOMAIN}:53 {c.SITE_DOMAIN}:53 in-addr.arpa:53 ip6.arpa:53 {{
     bind {c.CLUSTER_DNS}
     errors
     health 127.0.0.1:18080
     ready 127.0.0.1:18181
+    rewrite name regex ^([a-z0-9-]+\\.)*{domain}\\.$ {ingress} answer auto
     kubernetes {zones} {{
         kubeconfig {pki.kubeconfig("coredns")} clipper-kit
         pods insecure

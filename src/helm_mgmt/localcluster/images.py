@@ -506,6 +506,15 @@ PLATFORM_RECIPES: tuple[Recipe, ...] = (
         ports=("8089/tcp",),
         description="cert-manager's ACME HTTP-01 solver built here from its library module",
     ),
+    go_program(
+        name="pebble",
+        reference=f"clipper.local/pebble:{components.PEBBLE_VERSION}",
+        builder=platformbuild.pebble,
+        key=platformbuild.pebble_key,
+        path="/usr/local/bin/pebble",
+        ports=("14000/tcp", "15000/tcp"),
+        description="Pebble, Let's Encrypt's ACME test server, built here from its Go module",
+    ),
 )
 
 RECIPES: tuple[Recipe, ...] = STACK_RECIPES + PLATFORM_RECIPES + MONITORING_RECIPES

@@ -4,7 +4,8 @@ One pod in namespace ``ingress-nginx`` (where the charts' NetworkPolicies admit 
 controller from), serving Ingresses of class ``nginx`` through Traefik's ingress-nginx provider and
 Gateways of class ``traefik``, published on the host's loopback with hostPorts (80 and 443 on
 127.0.0.1, through the portmap CNI plugin). Its ServiceAccount may only read what routing needs and
-write the status of Ingresses and Gateway API objects. The namespace is not Pod Security
+write the status of Ingresses and Gateway API objects. Inside the cluster, the Service ``traefik``
+(ports 80 and 443) is where the site's names lead. The namespace is not Pod Security
 ``restricted``: hostPorts are not allowed there; the container itself is restricted-compliant.
 """
 
@@ -112,7 +113,23 @@ def objects() -> list[tuple[str, dict[str, Any]]]:
             },
         ),
         (f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments", deployment()),
+        (f"/api/v1/namespaces/{NAMESPACE}/services", service()),
     ]
+
+
+def service() -> dict[str, Any]:
+    """Traefik inside the cluster, where the cluster DNS sends the site's names (``dns.py``): what
+    pods that call the site by name reach, like the ACME CA that validates a challenge."""
+    ports = [("web", WEB_HOST_PORT), ("websecure", WEBSECURE_HOST_PORT)]
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": NAME, "namespace": NAMESPACE},
+        "spec": {
+            "selector": {"app.kubernetes.io/name": NAME},
+            "ports": [{"name": name, "port": port, "targetPort": name, "protocol": "TCP"} for name, port in ports],
+        },
+    }
 
 
 def gateway_crds() -> list[dict[str, Any]]:

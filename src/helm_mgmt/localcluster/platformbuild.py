@@ -7,7 +7,8 @@ the main module's directives count, so the wrapper repeats them. External Secret
 from a copy of its module with the provider and generator registries cut down to what the local
 cluster uses (``kubernetes`` and ``fake``), which saves most of its build. cert-manager's commands
 are not served at all: ``certmanager-main/`` holds our own main packages for its controller and
-its ACME HTTP-01 solver, wired from the library's controllers.
+its ACME HTTP-01 solver, wired from the library's controllers. Pebble, Let's Encrypt's ACME test
+server, is a plain module build.
 """
 
 from __future__ import annotations
@@ -147,3 +148,20 @@ def cert_manager_controller() -> Path:
 
 def cert_manager_acmesolver() -> Path:
     return _cert_manager()["cert-manager-acmesolver"]
+
+
+PEBBLE_MODULE = "github.com/letsencrypt/pebble/v2"
+
+
+def pebble_key() -> str:
+    return f"{PEBBLE_MODULE}@{c.PEBBLE_VERSION}"
+
+
+def pebble() -> Path:
+    """Pebble, the ACME server the local cluster's ACME issuer talks to."""
+    return build_wrapped(
+        "pebble",
+        c.PEBBLE_VERSION,
+        requires={PEBBLE_MODULE: c.PEBBLE_VERSION},
+        packages={"pebble": f"{PEBBLE_MODULE}/cmd/pebble"},
+    )["pebble"]
