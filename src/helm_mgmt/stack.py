@@ -28,10 +28,21 @@ PSS_LABELS = {
 
 
 def prepare_cluster(with_monitoring: bool = False) -> str:
-    """Cluster up, images imported (the monitoring stack's too when asked), the ingress controller,
-    the External Secrets Operator and cert-manager with the local CA's issuer Ready; returns the
-    kubeconfig path (also exported to KUBECONFIG)."""
-    from helm_mgmt.localcluster import certmanager, clipperapp, cluster, containerd, externalsecrets, images, ingress
+    """Cluster up, images imported (the monitoring stack's too when asked), and Ready: the ingress
+    controller, the External Secrets Operator with the local secret store, cert-manager with the
+    local CA's issuer, Pebble with the ACME issuer. Returns the kubeconfig path (also exported to
+    KUBECONFIG)."""
+    from helm_mgmt.localcluster import (
+        certmanager,
+        clipperapp,
+        cluster,
+        containerd,
+        externalsecrets,
+        images,
+        ingress,
+        pebble,
+        secretstore,
+    )
 
     names = images.selection(with_monitoring)
     progress(f"Clipper's source: {clipperapp.source().origin}")
@@ -45,10 +56,13 @@ def prepare_cluster(with_monitoring: bool = False) -> str:
     images.import_all("ctr", str(containerd.socket_path()), names=names)
     progress("starting Traefik, the ingress controller (class nginx) and Gateway (class traefik)", started)
     ingress.ensure()
-    progress("starting the External Secrets Operator", started)
+    progress("starting the External Secrets Operator and the local secret store", started)
     externalsecrets.ensure()
+    secretstore.ensure()
     progress("starting cert-manager and the local CA's ClusterIssuer", started)
     certmanager.ensure()
+    progress("starting Pebble, the local ACME CA, and its ClusterIssuer", started)
+    pebble.ensure()
     return kubeconfig
 
 
@@ -100,17 +114,20 @@ def wait_all_ready(namespace: str, release: str, timeout: float = 900) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from helm_mgmt.localcluster import certmanager
+    from helm_mgmt.localcluster import certmanager, secretstore
 
     started = time.monotonic()
     kubeconfig = prepare_cluster(args.with_monitoring)
     restricted_namespace(args.namespace)
     helm = Helm(args.helm)
-    extra = []
+    extra = [UMBRELLA / "examples" / "values-local-external-secrets.yaml"]
+    origin = secretstore.seed_backend(args.namespace, args.release)
+    entry = f"{secretstore.NAMESPACE}/{secretstore.BACKEND_ENTRY}"
+    progress(f"the backend's keys in the secret store ({entry}): {origin}", started)
     if args.with_monitoring:
         progress("installing the monitoring chart (operator, Prometheus, Alertmanager)", started)
         install_monitoring(helm)
-        extra = [UMBRELLA / "examples" / "values-local-monitoring.yaml"]
+        extra.append(UMBRELLA / "examples" / "values-local-monitoring.yaml")
     spec = ReleaseSpec(release=args.release, namespace=args.namespace, env="local", values_files=extra, timeout="15m")
     already = helm.run(["status", spec.release, "-n", spec.namespace], check=False).returncode == 0
     progress(f"{'upgrading' if already else 'installing'} {spec.release} into namespace {spec.namespace}", started)
@@ -133,6 +150,7 @@ curl --cacert clipper-local-ca.crt --resolve {SITE_HOST}:443:127.0.0.1 https://{
 
 kubectl get pods -n {spec.namespace}
 kubectl get ingress -n {spec.namespace}
+kubectl get externalsecret -n {spec.namespace}   # the backend's keys, from Secret {entry}
 helm test {spec.release} -n {spec.namespace}{monitoring_hint(args.with_monitoring)}
 ./helm/helm-mgmt.sh down   # stop the cluster and remove everything it created
 """

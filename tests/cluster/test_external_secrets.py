@@ -1,100 +1,28 @@
-"""The backend's Secret from the real External Secrets Operator: a release with
-`backend.externalSecret.enabled` makes no Secret of its own, the operator writes it from a store
-(Secrets of another namespace, read through the `kubernetes` provider with a ServiceAccount of that
-namespace), the real backend starts with it, and a value rotated in the store reaches the pods
-the way the chart README says: the operator rewrites the Secret, a rollout restart reads it."""
+"""The backend's Secret from the real External Secrets Operator, configured the way `helm-mgmt up`
+runs it: the local secret store (Secrets of namespace clipper-secrets, read through the
+`kubernetes` provider by a ServiceAccount that may only read them there) and
+`examples/values-local-external-secrets.yaml`. A release that generated its keys moves to the store
+without losing them (up's path for an existing install), makes no Secret of its own afterwards, the
+real backend runs on the operator's Secret, and a value rotated in the store reaches the pods the
+way the chart README says: the operator rewrites the Secret, a rollout restart reads it."""
 
 from __future__ import annotations
 
 import base64
 import json
-import secrets
-import string
-import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 
-import pytest
 from rbaccheck import assert_allowed_exactly
 from stackenv import STACK_VALUES
 from waiting import wait_until
 
-from helm_mgmt.localcluster import externalsecrets
+from helm_mgmt.localcluster import externalsecrets, secretstore
 from helm_mgmt.stack import restricted_namespace, wait_all_ready
 
 RELEASE = "clipper"
-REMOTE_KEY = "clipper-backend"
-
-
-def _store_values() -> dict[str, str]:
-    key = subprocess.run(["openssl", "genrsa", "2048"], capture_output=True, text=True, check=True).stdout
-    alphabet = string.ascii_letters + string.digits
-    return {
-        "JWT_PRIVATE_KEY": key,
-        "MFA_ENCRYPTION_KEY": "".join(secrets.choice(alphabet) for _ in range(32)),
-        "TWITCH_CLIENT_SECRET": f"first-{uuid.uuid4().hex}",
-    }
-
-
-def _secret(name: str, namespace: str, values: dict[str, str]) -> str:
-    return json.dumps(
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace}, "stringData": values}
-    )
-
-
-@pytest.fixture
-def store(kubectl) -> Iterator[tuple[str, str]]:
-    """A ClusterSecretStore over Secrets of its own namespace, read by a ServiceAccount that may only
-    read them there. Yields (store name, store namespace)."""
-    name = f"e2e-store-{uuid.uuid4().hex[:6]}"
-    kubectl("create", "namespace", name)
-    kubectl("create", "serviceaccount", "store-reader", "-n", name)
-    kubectl("create", "role", "store-reader", "-n", name, "--verb=get,list,watch", "--resource=secrets")
-    kubectl(
-        "create",
-        "rolebinding",
-        "store-reader",
-        "-n",
-        name,
-        "--role=store-reader",
-        f"--serviceaccount={name}:store-reader",
-    )
-    kubectl(
-        "create",
-        "role",
-        "store-rules",
-        "-n",
-        name,
-        "--verb=create",
-        "--resource=selfsubjectrulesreviews.authorization.k8s.io",
-    )
-    css = {
-        "apiVersion": "external-secrets.io/v1",
-        "kind": "ClusterSecretStore",
-        "metadata": {"name": name},
-        "spec": {
-            "provider": {
-                "kubernetes": {
-                    "remoteNamespace": name,
-                    "server": {
-                        "caProvider": {
-                            "type": "ConfigMap",
-                            "name": "kube-root-ca.crt",
-                            "key": "ca.crt",
-                            "namespace": name,
-                        }
-                    },
-                    "auth": {"serviceAccount": {"name": "store-reader", "namespace": name}},
-                }
-            }
-        },
-    }
-    kubectl("apply", "-f", "-", stdin=json.dumps(css))
-    kubectl("wait", f"clustersecretstore/{name}", "--for=condition=Ready", "--timeout=90s")
-    yield name, name
-    kubectl("delete", "clustersecretstore", name, check=False)
-    kubectl("delete", "namespace", name, "--wait=false", check=False)
+BACKEND_SECRET = f"{RELEASE}-backend"
+STORE_VALUES = STACK_VALUES[0].with_name("values-local-external-secrets.yaml")
 
 
 def _secret_data(kubectl, namespace: str, name: str) -> dict[str, str]:
@@ -102,38 +30,66 @@ def _secret_data(kubectl, namespace: str, name: str) -> dict[str, str]:
     return {k: base64.b64decode(v).decode() for k, v in found.get("data", {}).items()}
 
 
-def test_the_backend_runs_on_secrets_from_the_store_and_picks_up_a_rotation(helm, kubectl, namespace, store):
-    store_name, store_namespace = store
-    values = _store_values()
-    kubectl("apply", "-f", "-", stdin=_secret(REMOTE_KEY, store_namespace, values))
+def _owners(kubectl, namespace: str) -> list[str]:
+    meta = json.loads(kubectl("get", "secret", BACKEND_SECRET, "-n", namespace, "-o", "json").stdout)["metadata"]
+    return [ref["kind"] for ref in meta.get("ownerReferences", [])]
+
+
+def test_a_release_moves_its_keys_to_the_store_and_picks_up_a_rotation(helm, kubectl, namespace, stack):
     restricted_namespace(namespace)
-    sets = [
-        "backend.externalSecret.enabled=true",
-        f"backend.externalSecret.secretStoreRef.name={store_name}",
-        "backend.externalSecret.secretStoreRef.kind=ClusterSecretStore",
-        f"backend.externalSecret.remoteKey={REMOTE_KEY}",
-        "backend.secrets.generate=false",
-        "ingress.enabled=false",
-    ]
     chart = str(STACK_VALUES[0].parents[1])
     files = [arg for path in STACK_VALUES for arg in ("-f", str(path))]
-    set_args = [arg for value in sets for arg in ("--set", value)]
-    helm.run(["install", RELEASE, chart, "-n", namespace, *files, *set_args], timeout=600)
+    no_ingress = ["--set", "ingress.enabled=false"]
+    helm.run(["install", RELEASE, chart, "-n", namespace, *files, *no_ingress], timeout=600)
+    generated = _secret_data(kubectl, namespace, BACKEND_SECRET)
 
+    entry = f"e2e-{uuid.uuid4().hex[:8]}"
+    try:
+        copied = secretstore.seed_backend(namespace, RELEASE, entry)
+        assert copied == f"copied from Secret {namespace}/{BACKEND_SECRET}"
+        assert secretstore.seed_backend(namespace, RELEASE, entry) == "kept"
+        twitch = f"first-{uuid.uuid4().hex}"
+        keys = {key: generated[key] for key in secretstore.BACKEND_KEYS}
+        secretstore.put(entry, {**keys, "TWITCH_CLIENT_SECRET": twitch})
+        sets = [
+            f"backend.externalSecret.remoteKey={entry}",
+            "backend.externalSecret.keys={JWT_PRIVATE_KEY,MFA_ENCRYPTION_KEY,TWITCH_CLIENT_SECRET}",
+        ]
+        set_args = [arg for value in sets for arg in ("--set", value)]
+        upgrade = ["upgrade", RELEASE, chart, "-n", namespace, *files, "-f", str(STORE_VALUES), *no_ingress]
+        helm.run([*upgrade, *set_args], timeout=600)
+        _runs_on_the_store(helm, kubectl, namespace, keys, twitch, entry)
+    finally:
+        kubectl("delete", "secret", entry, "-n", secretstore.NAMESPACE, check=False)
+
+
+def test_a_new_install_gets_new_keys_in_the_store(kubectl, namespace, stack) -> None:
+    entry = f"e2e-{uuid.uuid4().hex[:8]}"
+    try:
+        assert secretstore.seed_backend(namespace, RELEASE, entry) == "generated"
+        stored = _secret_data(kubectl, secretstore.NAMESPACE, entry)
+        assert sorted(stored) == sorted(secretstore.BACKEND_KEYS)
+        assert stored["JWT_PRIVATE_KEY"].startswith("-----BEGIN PRIVATE KEY-----")
+        assert secretstore.seed_backend(namespace, RELEASE, entry) == "kept"
+        assert _secret_data(kubectl, secretstore.NAMESPACE, entry) == stored
+    finally:
+        kubectl("delete", "secret", entry, "-n", secretstore.NAMESPACE, check=False)
+
+
+def _runs_on_the_store(helm, kubectl, namespace: str, keys: dict[str, str], twitch: str, entry: str) -> None:
     manifest = helm.run(["get", "manifest", RELEASE, "-n", namespace]).stdout
-    made = [doc for doc in manifest.split("\n---") if "\nkind: Secret\n" in doc and f"name: {RELEASE}-backend\n" in doc]
-    assert not made, "the chart made the backend's Secret itself"
-    backend_secret = f"{RELEASE}-backend"
+    made = [doc for doc in manifest.split("\n---") if "\nkind: Secret\n" in doc and f"name: {BACKEND_SECRET}\n" in doc]
+    assert not made, "the chart still makes the backend's Secret itself"
+    # The operator takes over the Secret the chart left behind (it is kept on purpose) and fills it.
+    wait_until(lambda: _owners(kubectl, namespace) == ["ExternalSecret"], 90, "the operator's Secret", 2)
     wait_until(
-        lambda: kubectl("get", "secret", backend_secret, "-n", namespace, check=False).returncode == 0,
+        lambda: _secret_data(kubectl, namespace, BACKEND_SECRET).get("TWITCH_CLIENT_SECRET") == twitch,
         90,
-        "the Secret",
-        interval=2,
+        "the store's values in the Secret",
+        2,
     )
-    owner = json.loads(kubectl("get", "secret", backend_secret, "-n", namespace, "-o", "json").stdout)["metadata"]
-    assert [ref["kind"] for ref in owner.get("ownerReferences", [])] == ["ExternalSecret"], owner
-    data = _secret_data(kubectl, namespace, backend_secret)
-    assert {key: data.get(key) for key in values} == values
+    data = _secret_data(kubectl, namespace, BACKEND_SECRET)
+    assert {key: data.get(key) for key in keys} == keys, "the generated keys changed on the move"
     wait_all_ready(namespace, RELEASE, timeout=600)
 
     selector = f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/name=backend"
@@ -145,15 +101,17 @@ def test_the_backend_runs_on_secrets_from_the_store_and_picks_up_a_rotation(helm
         exec_env = ["exec", "-n", namespace, "-c", "backend"]
         return {kubectl(*exec_env, pod, "--", "printenv", key).stdout.strip() for pod in pods}
 
-    assert backend_env("TWITCH_CLIENT_SECRET") == {values["TWITCH_CLIENT_SECRET"]}
+    kubectl("rollout", "restart", f"deployment/{RELEASE}-backend", "-n", namespace)
+    kubectl("rollout", "status", f"deployment/{RELEASE}-backend", "-n", namespace, "--timeout=300s", timeout=330)
+    assert backend_env("TWITCH_CLIENT_SECRET") == {twitch}
 
     # Rotate in the store; the operator rewrites the Secret (here at once: a forced sync instead of
     # waiting for refreshInterval); a rollout restart hands it to the pods.
     rotated = f"second-{uuid.uuid4().hex}"
-    kubectl("apply", "-f", "-", stdin=_secret(REMOTE_KEY, store_namespace, {**values, "TWITCH_CLIENT_SECRET": rotated}))
-    kubectl("annotate", "externalsecret", backend_secret, "-n", namespace, f"force-sync={time.time()}", "--overwrite")
+    secretstore.put(entry, {**keys, "TWITCH_CLIENT_SECRET": rotated})
+    kubectl("annotate", "externalsecret", BACKEND_SECRET, "-n", namespace, f"force-sync={time.time()}", "--overwrite")
     wait_until(
-        lambda: _secret_data(kubectl, namespace, backend_secret).get("TWITCH_CLIENT_SECRET") == rotated,
+        lambda: _secret_data(kubectl, namespace, BACKEND_SECRET).get("TWITCH_CLIENT_SECRET") == rotated,
         60,
         "the rotation",
         interval=2,

@@ -1,7 +1,7 @@
 """External Secrets Operator in the local cluster: its controller in namespace ``external-secrets``,
 built with the ``kubernetes`` and ``fake`` providers only (``platformbuild.external_secrets``), so
 that the charts' ExternalSecrets are reconciled by the real operator against a real store (Secrets
-of another namespace, read with a ServiceAccount token). Its CRDs come from the module's
+of another namespace, read with a ServiceAccount token: ``secretstore.py``). Its CRDs come from the module's
 ``deploy/crds/bundle.yaml``; they need no conversion webhook, so the webhook and the cert
 controller are not run. Push secrets are off: the local cluster writes nothing back to a store."""
 
