@@ -130,3 +130,15 @@ def test_the_operator_runs_with_its_own_identity(kubectl) -> None:
     }
     denied = {("create", "pods"), ("delete", "namespaces"), ("create", "clusterrolebindings"), ("list", "nodes")}
     assert_allowed_exactly(kubectl, sa, allowed, denied)
+
+
+def test_the_store_reader_reads_secrets_of_the_store_only(kubectl, stack) -> None:
+    account = f"system:serviceaccount:{secretstore.NAMESPACE}:{secretstore.READER}"
+
+    def may(verb: str, namespace: str) -> bool:
+        answer = kubectl("auth", "can-i", verb, "secrets", "--as", account, "-n", namespace, check=False)
+        return answer.stdout.strip() == "yes"
+
+    assert may("get", secretstore.NAMESPACE) and may("list", secretstore.NAMESPACE)
+    assert not may("create", secretstore.NAMESPACE) and not may("delete", secretstore.NAMESPACE)
+    assert not any(may("get", other) for other in (stack, "cert-manager", "kube-system"))
