@@ -19,7 +19,7 @@ def recipe_with_file(path: Path) -> images.Recipe:
 
 
 STACK = {"postgres", "redis", "frontend", "backend", "migrations", "toolbox", "backend-upstream-layout"}
-PLATFORM = {"traefik", "external-secrets", "cert-manager-controller", "cert-manager-acmesolver"}
+PLATFORM = {"traefik", "external-secrets", "cert-manager-controller", "cert-manager-acmesolver", "pebble"}
 MONITORING = {
     "prometheus",
     "alertmanager",
