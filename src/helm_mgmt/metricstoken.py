@@ -29,7 +29,7 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def mint(private_key_pem: str, user_id: str, ttl_seconds: int, now: int | None = None) -> str:
+def mint(private_key_pem: str, user_id: str, ttl_seconds: int, now: int | None = None, role: str = "admin") -> str:
     """An access token as Clipper's own jwt package makes them (sub, role, jti, iat, nbf, exp),
     signed with openssl so that no crypto library is needed."""
     if "PRIVATE KEY-----" not in private_key_pem:
@@ -38,7 +38,7 @@ def mint(private_key_pem: str, user_id: str, ttl_seconds: int, now: int | None =
     header = {"alg": "RS256", "typ": "JWT"}
     claims = {
         "sub": user_id,
-        "role": "admin",
+        "role": role,
         "jti": str(uuid.uuid4()),
         "iat": issued,
         "nbf": issued,
@@ -67,12 +67,12 @@ def secret_value(namespace: str, secret: str, key: str) -> str:
     return base64.b64decode(data[key]).decode()
 
 
-def ensure_scraper_user(namespace: str, postgres_pod: str) -> str:
-    """Create (or re-promote) the service user in the chart's PostgreSQL; return its id."""
+def ensure_user(namespace: str, postgres_pod: str, username: str, display_name: str, role: str) -> str:
+    """Create (or restore to ``role``, unbanned) a user in the chart's PostgreSQL; return its id."""
     query = (
         "INSERT INTO users (twitch_id, username, display_name, role) "
-        f"VALUES ('{SCRAPER_USERNAME}', '{SCRAPER_USERNAME}', 'Prometheus', 'admin') "
-        "ON CONFLICT (twitch_id) DO UPDATE SET role = 'admin', is_banned = false RETURNING id"
+        f"VALUES ('{username}', '{username}', '{display_name}', '{role}') "
+        f"ON CONFLICT (twitch_id) DO UPDATE SET role = '{role}', is_banned = false RETURNING id"
     )
     shell = (
         'PGPASSWORD="$(cat "$POSTGRES_APP_PASSWORD_FILE")" '
@@ -83,12 +83,12 @@ def ensure_scraper_user(namespace: str, postgres_pod: str) -> str:
             ["exec", "-n", namespace, postgres_pod, "-c", "postgres", "--", "env", f"Q={query}", "sh", "-c", shell]
         )
     except RuntimeError as err:
-        raise TokenError(f"cannot create the service user in {namespace}/{postgres_pod}: {err}") from err
+        raise TokenError(f"cannot create the user {username} in {namespace}/{postgres_pod}: {err}") from err
     user_id = out.stdout.strip().splitlines()[0] if out.stdout.strip() else ""
     try:
         return str(uuid.UUID(user_id))
     except ValueError as err:
-        raise TokenError(f"PostgreSQL did not return the service user's id: {out.stdout!r} {out.stderr!r}") from err
+        raise TokenError(f"PostgreSQL did not return the id of {username}: {out.stdout!r} {out.stderr!r}") from err
 
 
 def store(namespace: str, secret: str, token: str, release: str) -> None:
@@ -128,7 +128,8 @@ def issue(
     where it went, for whom and until when."""
     backend = scoped_name(release, "backend")
     key = secret_value(namespace, jwt_secret or backend, "JWT_PRIVATE_KEY")
-    user = user_id or ensure_scraper_user(namespace, f"{scoped_name(release, 'postgres')}-0")
+    postgres = f"{scoped_name(release, 'postgres')}-0"
+    user = user_id or ensure_user(namespace, postgres, SCRAPER_USERNAME, "Prometheus", "admin")
     secret = secret or f"{backend}-metrics-token"
     token = mint(key, user, ttl_seconds)
     if not dry_run:

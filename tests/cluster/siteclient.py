@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import base64
 import http.client
-import socket
 import ssl
-import time
 from dataclasses import dataclass, field
 
 from stackenv import SITE
@@ -40,14 +38,7 @@ def tls_context(ca_pem: bytes) -> ssl.SSLContext:
 
 
 def tls_socket(context: ssl.SSLContext, site: str = SITE, timeout: float = 15) -> ssl.SSLSocket:
-    """A TLS connection to the published HTTPS port with ``site`` as the server name (SNI and the
-    certificate check): how a browser on this machine reaches the site."""
-    raw = socket.create_connection((ingress.HOST_IP, ingress.WEBSECURE_HOST_PORT), timeout=timeout)
-    try:
-        return context.wrap_socket(raw, server_hostname=site)
-    except BaseException:
-        raw.close()
-        raise
+    return ingress.tls_socket(context, site, timeout)
 
 
 class _SiteHTTPS(http.client.HTTPSConnection):
@@ -90,17 +81,10 @@ def _answer(resp: http.client.HTTPResponse) -> Answer:
 
 
 def wait_served(context: ssl.SSLContext, site: str = SITE, timeout: float = 90) -> None:
-    """Until the ingress presents a certificate for ``site`` that ``context`` trusts: a new or
-    renewed Secret reaches Traefik through its watch a moment after cert-manager writes it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            tls_socket(context, site, timeout=10).close()
-            return
-        except (OSError, ssl.SSLError) as err:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no trusted certificate for {site} after {timeout:.0f}s: {err}") from err
-            time.sleep(1)
+    try:
+        ingress.wait_served(context, site, timeout)
+    except TimeoutError as err:
+        raise AssertionError(str(err)) from err
 
 
 def direct(host: str, port: int, path: str) -> Answer:

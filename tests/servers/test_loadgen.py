@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.server
 import json
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -180,3 +181,112 @@ def test_gives_up_on_a_target_that_never_opens(binary: Path) -> None:
     streams = json.dumps([loadgen.stream("never", f"http://127.0.0.1:{_closed_port()}/", 5, False)])
     proc = subprocess.run([str(binary), "run", streams, "2s"], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 1 and "not reachable within 2s" in proc.stderr
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def _authority(folder: Path, name: str) -> Path:
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        f"/CN={name}",
+        "-keyout",
+        f"{name}.key",
+        "-out",
+        f"{name}.crt",
+        cwd=folder,
+    )
+    return folder / f"{name}.crt"
+
+
+@pytest.fixture
+def https_server(tmp_path: Path):
+    """HTTPS on loopback with a certificate for 127.0.0.1 from a CA of its own; yields (URL, CA PEM,
+    the Authorization headers it saw)."""
+    ca = _authority(tmp_path, "ca")
+    _openssl(
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-subj",
+        "/CN=server",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        cwd=tmp_path,
+    )
+    (tmp_path / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.crt",
+        cwd=tmp_path,
+    )
+    seen: list[str] = []
+
+    class Handler(_Handler):
+        def do_GET(self):  # noqa: N802
+            seen.append(self.headers.get("Authorization", ""))
+            super().do_GET()
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "server.crt", tmp_path / "server.key")
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"https://127.0.0.1:{httpd.server_address[1]}", ca.read_text(), seen
+    httpd.shutdown()
+
+
+def test_https_trusts_the_streams_ca_only_and_sends_its_headers(binary: Path, https_server, tmp_path: Path) -> None:
+    url, ca, seen = https_server
+    other_ca = _authority(tmp_path, "other").read_text()
+    session = {"Authorization": "Bearer e2e-token"}
+    streams = [
+        loadgen.stream("trusted", f"{url}/ok", 20, True, headers=session, ca=ca),
+        loadgen.stream("untrusted", f"{url}/ok", 10, False, ca=other_ca),
+    ]
+    stop = tmp_path / "stop"
+    env = {"LOADGEN_STOP_FILE": str(stop)}
+    proc = subprocess.Popen([str(binary), "run", json.dumps(streams)], stdout=subprocess.PIPE, text=True, env=env)
+    time.sleep(2.2)
+    stop.write_text("stop")
+    out, _ = proc.communicate(timeout=30)
+    result = json.loads(out)["streams"]
+    trusted, untrusted = result["trusted"], result["untrusted"]
+    assert trusted["fail"] == 0 and trusted["ok"] >= 30, trusted
+    assert untrusted["ok"] == 0 and untrusted["fail"] >= 15, untrusted
+    assert any("certificate" in sample for sample in untrusted["samples"]), untrusted["samples"]
+    assert seen.count("Bearer e2e-token") == trusted["ok"] and "" not in seen
+
+
+def test_refuses_a_ca_that_holds_no_certificate(binary: Path) -> None:
+    bad = json.dumps([loadgen.stream("x", "https://127.0.0.1:1/", 5, True, ca="not a certificate")])
+    proc = subprocess.run([str(binary), "run", bad], capture_output=True, text=True)
+    assert proc.returncode == 2 and "ca holds no PEM certificate" in proc.stderr

@@ -108,3 +108,30 @@ def test_the_admit_values_open_the_backend_and_frontend_to_the_generator_only() 
     rule = {"from": [{"podSelector": {"matchLabels": loadgen.LABELS}}], "ports": [{"port": "http", "protocol": "TCP"}]}
     added = {name: [r for r in rules if r not in plain[name]] for name, rules in admitted.items()}
     assert added == {name: ([rule] if name.endswith(("-backend", "-frontend")) else []) for name in plain}
+
+
+def test_the_ingress_streams_come_with_a_signed_in_session_and_stay_out_of_the_results() -> None:
+    from pathlib import Path
+
+    from helm_mgmt.bench.scenarios import Bench
+
+    bench = Bench(Path("chart"), namespace="ns", release="b1", rate=7)
+    assert [s["name"] for s in bench.streams()] == [
+        "backend-keepalive",
+        "backend-new-conn",
+        "frontend-keepalive",
+        "frontend-new-conn",
+    ]
+    assert "global.host=b1.clipper.local" in bench.base_values()
+    bench.session, bench.ca = {"Authorization": "Bearer t"}, "-----BEGIN CERTIFICATE-----"
+    through = {s["name"]: s for s in bench.streams() if s["name"].startswith("ingress-")}
+    assert {name: (s["url"], s["keepalive"]) for name, s in through.items()} == {
+        "ingress-api-keepalive": ("https://b1.clipper.local/api/v1/auth/me", True),
+        "ingress-api-new-conn": ("https://b1.clipper.local/api/v1/auth/me", False),
+        "ingress-frontend-keepalive": ("https://b1.clipper.local/", True),
+        "ingress-frontend-new-conn": ("https://b1.clipper.local/", False),
+    }
+    assert all(s["ca"] == bench.ca and not s["spread_clients"] and s["rate"] == 7 for s in through.values())
+    assert [name for name, s in through.items() if "headers" in s] == ["ingress-api-keepalive", "ingress-api-new-conn"]
+    described = json.dumps(bench.described_streams())
+    assert "Bearer" not in described and "CERTIFICATE" not in described

@@ -74,3 +74,9 @@ def test_a_key_that_is_not_pem_is_refused() -> None:
 )
 def test_names_follow_the_charts_fullname_rule(release, chart, name) -> None:
     assert metricstoken.scoped_name(release, chart) == name
+
+
+def test_a_token_can_carry_another_role(key_pair) -> None:
+    private, _ = key_pair
+    claims = metricstoken.mint(private, "u", 60, now=0, role="user").split(".")[1]
+    assert json.loads(b64url_decode(claims))["role"] == "user"

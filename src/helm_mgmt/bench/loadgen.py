@@ -60,6 +60,17 @@ def pod(name: str, namespace: str, args: list[str], cpu_limit: str = "500m") -> 
     return restricted_pod(name, namespace, container, LABELS, [{"name": "tmp", "emptyDir": {}}])
 
 
-def stream(name: str, url: str, rate: int, keepalive: bool, spread_clients: bool = False) -> dict:
-    """One load; ``spread_clients`` gives each request an X-Forwarded-For address of its own."""
-    return {"name": name, "url": url, "rate": rate, "keepalive": keepalive, "spread_clients": spread_clients}
+def stream(
+    name: str,
+    url: str,
+    rate: int,
+    keepalive: bool,
+    spread_clients: bool = False,
+    headers: dict[str, str] | None = None,
+    ca: str = "",
+) -> dict:
+    """One load; ``spread_clients`` gives each request an X-Forwarded-For address of its own;
+    ``headers`` go with every request; ``ca`` (PEM) is the only authority an https URL is checked
+    against."""
+    found = {"name": name, "url": url, "rate": rate, "keepalive": keepalive, "spread_clients": spread_clients}
+    return {**found, **({"headers": headers} if headers else {}), **({"ca": ca} if ca else {})}

@@ -12,12 +12,20 @@ an hour (its abuse detection exempts only loopback, not ``RATE_LIMIT_WHITELIST_I
 the client's address from ``X-Forwarded-For``. So the backend streams spread their requests over
 client addresses: each request carries an address of its own in that header, as the requests of
 many users behind an ingress would.
+
+When the release has an Ingress for its host (the umbrella's local values make one), four more
+streams go the way users come: HTTPS by the site's name, which the cluster DNS leads to the ingress
+controller, checked against the local CA. The ingress rightly replaces a forwarded address the
+client made up, so all their requests come from one address: the API streams ask for
+``/api/v1/auth/me`` as a signed-in user (a token signed with the release's own key, like
+``helm-mgmt metrics-token``), a real API route the abuse detection exempts.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import ssl
 import subprocess
 import threading
 import time
@@ -29,10 +37,13 @@ from helm_mgmt import rollout
 from helm_mgmt.bench import loadgen
 from helm_mgmt.helm import Helm
 from helm_mgmt.kube import kubectl, kubectl_binary, kubectl_json
+from helm_mgmt.localcluster.components import SITE_DOMAIN
 from helm_mgmt.output import progress
 from helm_mgmt.release import ReleaseSpec, install, rollback
 
 LOADGEN_POD = "bench-loadgen"
+BENCH_USER = "bench-loadgen"
+SESSION_TTL_S = 6 * 3600
 WARMUP_S = 10
 COOLDOWN_S = 15
 SCENARIOS = ("upgrade", "rollback", "rollout-undo", "evict", "hpa", "upgrade-control")
@@ -63,21 +74,41 @@ class Bench:
     helm: Helm = field(default_factory=Helm)
     values: list[str] = field(default_factory=list)
     image_round: int = 0
+    # Set by through_ingress() when the release has an Ingress for its host.
+    session: dict[str, str] = field(default_factory=dict)
+    ca: str = ""
 
     # --- names -------------------------------------------------------------------------------------
 
     def workload(self, part: str) -> str:
         return f"{self.release}-{part}"
 
+    def site(self) -> str:
+        return f"{self.release}.{SITE_DOMAIN}"
+
     def streams(self) -> list[dict]:
         backend = f"http://{self.workload('backend')}.{self.namespace}.svc:8080/api/v1/categories"
         frontend = f"http://{self.workload('frontend')}.{self.namespace}.svc/"
-        return [
+        streams = [
             loadgen.stream("backend-keepalive", backend, self.rate, True, spread_clients=True),
             loadgen.stream("backend-new-conn", backend, self.rate, False, spread_clients=True),
             loadgen.stream("frontend-keepalive", frontend, self.rate, True),
             loadgen.stream("frontend-new-conn", frontend, self.rate, False),
         ]
+        if not self.ca:
+            return streams
+        api, site = f"https://{self.site()}/api/v1/auth/me", f"https://{self.site()}/"
+        return [
+            *streams,
+            loadgen.stream("ingress-api-keepalive", api, self.rate, True, headers=self.session, ca=self.ca),
+            loadgen.stream("ingress-api-new-conn", api, self.rate, False, headers=self.session, ca=self.ca),
+            loadgen.stream("ingress-frontend-keepalive", site, self.rate, True, ca=self.ca),
+            loadgen.stream("ingress-frontend-new-conn", site, self.rate, False, ca=self.ca),
+        ]
+
+    def described_streams(self) -> list[dict]:
+        """The streams as the results record them: no token, no CA."""
+        return [{k: v for k, v in s.items() if k not in ("headers", "ca")} for s in self.streams()]
 
     def seconds_needed(self) -> int:
         return math.ceil(self.min_requests / (self.rate * len(self.streams())))
@@ -108,6 +139,7 @@ class Bench:
         n = self.replicas
         return [
             "monitoring.enabled=false",
+            f"global.host={self.site()}",
             f"backend.autoscaling.minReplicas={n}",
             f"backend.autoscaling.maxReplicas={n}",
             f"frontend.autoscaling.minReplicas={n}",
@@ -118,6 +150,28 @@ class Bench:
         started = time.monotonic()
         install(self.helm, self.spec(), upgrade=False)
         return time.monotonic() - started
+
+    def through_ingress(self) -> bool:
+        """When the release has an Ingress for its host: sign a user in for the API streams, and
+        wait until the ingress serves the host's certificate. Returns whether it does."""
+        from helm_mgmt import metricstoken
+        from helm_mgmt.localcluster import certmanager, ingress
+
+        ingresses = kubectl_json(
+            ["get", "ingress", "-n", self.namespace, "-l", f"app.kubernetes.io/instance={self.release}"]
+        )
+        hosts = {rule.get("host") for ing in ingresses["items"] for rule in ing["spec"].get("rules", [])}
+        if self.site() not in hosts:
+            progress(f"no Ingress for {self.site()}: the load goes through the Services only")
+            return False
+        backend = metricstoken.scoped_name(self.release, "backend")
+        postgres = f"{metricstoken.scoped_name(self.release, 'postgres')}-0"
+        user = metricstoken.ensure_user(self.namespace, postgres, BENCH_USER, "Benchmark", "user")
+        key = metricstoken.secret_value(self.namespace, backend, "JWT_PRIVATE_KEY")
+        self.session = {"Authorization": f"Bearer {metricstoken.mint(key, user, SESSION_TTL_S, role='user')}"}
+        self.ca = certmanager.ca_certificate().decode()
+        ingress.wait_served(ssl.create_default_context(cadata=self.ca), self.site(), timeout=180)
+        return True
 
     def new_images(self) -> list[str]:
         """Tags that name the same backend and frontend images under a new reference, so that an

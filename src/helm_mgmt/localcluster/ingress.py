@@ -11,6 +11,8 @@ write the status of Ingresses and Gateway API objects. Inside the cluster, the S
 
 from __future__ import annotations
 
+import socket
+import ssl
 import time
 from typing import Any
 
@@ -147,3 +149,28 @@ def ensure(timeout: float = 180) -> None:
     addons.apply_all(objects())
     addons.wait_ready(NAME, NAMESPACE, timeout)
     process.progress(f"Traefik ready after {time.monotonic() - started:.0f}s (http://{HOST_IP}:{WEB_HOST_PORT})")
+
+
+def tls_socket(context: ssl.SSLContext, host: str, timeout: float = 15) -> ssl.SSLSocket:
+    """A TLS connection to the published HTTPS port with ``host`` as the server name (SNI and the
+    certificate check): how a browser on this machine reaches a site."""
+    raw = socket.create_connection((HOST_IP, WEBSECURE_HOST_PORT), timeout=timeout)
+    try:
+        return context.wrap_socket(raw, server_hostname=host)
+    except BaseException:
+        raw.close()
+        raise
+
+
+def wait_served(context: ssl.SSLContext, host: str, timeout: float = 90) -> None:
+    """Until Traefik presents a certificate for ``host`` that ``context`` trusts: a new or renewed
+    Secret reaches it through its watch a moment after cert-manager writes it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            tls_socket(context, host, timeout=10).close()
+            return
+        except (OSError, ssl.SSLError) as err:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no trusted certificate for {host} after {timeout:.0f}s: {err}") from err
+            time.sleep(1)

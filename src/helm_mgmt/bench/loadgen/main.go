@@ -15,6 +15,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,6 +58,23 @@ type Stream struct {
 	// SpreadClients gives every request its own X-Forwarded-For address (10.128.0.0/9, in turn),
 	// for an application that limits and bans per client address and takes it from that header.
 	SpreadClients bool `json:"spread_clients"`
+	// Headers are sent with every request (a session's Authorization, say).
+	Headers map[string]string `json:"headers,omitempty"`
+	// CA is the PEM of the only authority an https URL's certificate is checked against.
+	CA string `json:"ca,omitempty"`
+}
+
+// transport keeps connections alive or not, and trusts only the stream's CA when it names one.
+func transport(s Stream) (*http.Transport, error) {
+	t := &http.Transport{DisableKeepAlives: !s.KeepAlive, MaxIdleConnsPerHost: 256}
+	if s.CA != "" {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM([]byte(s.CA)) {
+			return nil, fmt.Errorf("stream %s: ca holds no PEM certificate", s.Name)
+		}
+		t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return t, nil
 }
 
 var nextClient atomic.Uint32
@@ -161,9 +180,8 @@ func stopped() bool {
 
 // drive sends s.Rate requests a second, each in its own goroutine (requests never wait for one
 // another), until the stop file appears; then it waits for the requests in flight.
-func drive(s Stream, t *tally, done *sync.WaitGroup) {
+func drive(s Stream, transport *http.Transport, t *tally, done *sync.WaitGroup) {
 	defer done.Done()
-	transport := &http.Transport{DisableKeepAlives: !s.KeepAlive, MaxIdleConnsPerHost: 256}
 	client := &http.Client{Timeout: 5 * time.Second, Transport: transport}
 	var inflight sync.WaitGroup
 	ticker := time.NewTicker(time.Second / time.Duration(s.Rate))
@@ -175,7 +193,7 @@ func drive(s Stream, t *tally, done *sync.WaitGroup) {
 		inflight.Add(1)
 		go func(sent time.Time) {
 			defer inflight.Done()
-			resp, err := get(client, s.URL, s.SpreadClients)
+			resp, err := get(client, s)
 			if err != nil {
 				t.add(sent, 0, err)
 				return
@@ -189,14 +207,17 @@ func drive(s Stream, t *tally, done *sync.WaitGroup) {
 }
 
 // get is one GET; a retry the client made on its own is returned as errRetried.
-func get(client *http.Client, url string, spread bool) (*http.Response, error) {
+func get(client *http.Client, s Stream) (*http.Response, error) {
 	var attempts atomic.Int32
 	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { attempts.Add(1) }}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet, url, nil)
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet, s.URL, nil)
 	if err != nil {
 		return nil, err
 	}
-	if spread {
+	for name, value := range s.Headers {
+		req.Header.Set(name, value)
+	}
+	if s.SpreadClients {
 		req.Header.Set("X-Forwarded-For", clientAddress())
 	}
 	resp, err := client.Do(req)
@@ -241,11 +262,18 @@ func run(arg string, wait time.Duration) int {
 		fmt.Fprintln(os.Stderr, "STREAMS_JSON must be a non-empty list of {name, url, rate, keepalive}:", err)
 		return 2
 	}
+	transports := map[string]*http.Transport{}
 	for _, s := range streams {
 		if s.Name == "" || s.URL == "" || s.Rate < 1 || s.Rate > 2000 {
-			fmt.Fprintf(os.Stderr, "stream %+v: needs a name, a url and a rate of 1 to 2000 requests per second\n", s)
+			fmt.Fprintf(os.Stderr, "stream %q (%s): needs a name, a url and a rate of 1 to 2000 requests per second\n", s.Name, s.URL)
 			return 2
 		}
+		t, err := transport(s)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		transports[s.Name] = t
 	}
 	if wait > 0 {
 		if err := waitReachable(streams, wait); err != nil {
@@ -261,7 +289,7 @@ func run(arg string, wait time.Duration) int {
 	for _, s := range streams {
 		tallies[s.Name] = newTally(started)
 		done.Add(1)
-		go drive(s, tallies[s.Name], &done)
+		go drive(s, transports[s.Name], tallies[s.Name], &done)
 	}
 	done.Wait()
 	for _, t := range tallies {
