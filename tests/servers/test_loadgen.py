@@ -58,20 +58,25 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
+def _load_for(binary: Path, streams: list[dict], seconds: float, tmp_path: Path) -> dict:
+    """Run ``streams`` for about ``seconds``, stop the run with its stop file; the tally per stream."""
+    stop = tmp_path / "stop"
+    env = {"LOADGEN_STOP_FILE": str(stop)}
+    proc = subprocess.Popen([str(binary), "run", json.dumps(streams)], stdout=subprocess.PIPE, text=True, env=env)
+    time.sleep(seconds)
+    stop.write_text("stop")
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    return json.loads(out)["streams"]
+
+
 def test_counts_every_outcome_per_stream_and_second(binary: Path, server, tmp_path: Path) -> None:
     streams = [
         loadgen.stream("ok", f"{server}/ok", 40, True, spread_clients=True),
         loadgen.stream("unavailable", f"{server}/down", 20, False),
         loadgen.stream("refused", f"http://127.0.0.1:{_closed_port()}/", 10, False),
     ]
-    stop = tmp_path / "stop"
-    env = {"LOADGEN_STOP_FILE": str(stop)}
-    proc = subprocess.Popen([str(binary), "run", json.dumps(streams)], stdout=subprocess.PIPE, text=True, env=env)
-    time.sleep(3.2)
-    stop.write_text("stop")
-    out, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 0
-    result = json.loads(out)["streams"]
+    result = _load_for(binary, streams, 3.2, tmp_path)
     ok, down, refused = result["ok"], result["unavailable"], result["refused"]
     assert ok["fail"] == 0 and 100 <= ok["ok"] <= 140, ok
     assert down["ok"] == 0 and down["statuses"] == {"503": down["fail"]} and down["fail"] >= 50
@@ -272,13 +277,7 @@ def test_https_trusts_the_streams_ca_only_and_sends_its_headers(binary: Path, ht
         loadgen.stream("trusted", f"{url}/ok", 20, True, headers=session, ca=ca),
         loadgen.stream("untrusted", f"{url}/ok", 10, False, ca=other_ca),
     ]
-    stop = tmp_path / "stop"
-    env = {"LOADGEN_STOP_FILE": str(stop)}
-    proc = subprocess.Popen([str(binary), "run", json.dumps(streams)], stdout=subprocess.PIPE, text=True, env=env)
-    time.sleep(2.2)
-    stop.write_text("stop")
-    out, _ = proc.communicate(timeout=30)
-    result = json.loads(out)["streams"]
+    result = _load_for(binary, streams, 2.2, tmp_path)
     trusted, untrusted = result["trusted"], result["untrusted"]
     assert trusted["fail"] == 0 and trusted["ok"] >= 30, trusted
     assert untrusted["ok"] == 0 and untrusted["fail"] >= 15, untrusted

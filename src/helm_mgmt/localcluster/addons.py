@@ -112,6 +112,22 @@ def deployment(
     }
 
 
+def service(name: str, namespace: str, ports: dict[str, int]) -> dict[str, Any]:
+    """A Service in front of the add-on's pods: each port (name -> number) goes to the container
+    port of the same name."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "selector": {"app.kubernetes.io/name": name},
+            "ports": [
+                {"name": port, "port": number, "targetPort": port, "protocol": "TCP"} for port, number in ports.items()
+            ],
+        },
+    }
+
+
 def apply_all(objects: list[tuple[str, dict[str, Any]]]) -> None:
     for collection, body in objects:
         kubeapi.apply(collection, body)

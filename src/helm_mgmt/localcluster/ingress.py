@@ -122,16 +122,7 @@ def objects() -> list[tuple[str, dict[str, Any]]]:
 def service() -> dict[str, Any]:
     """Traefik inside the cluster, where the cluster DNS sends the site's names (``dns.py``): what
     pods that call the site by name reach, like the ACME CA that validates a challenge."""
-    ports = [("web", WEB_HOST_PORT), ("websecure", WEBSECURE_HOST_PORT)]
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": NAME, "namespace": NAMESPACE},
-        "spec": {
-            "selector": {"app.kubernetes.io/name": NAME},
-            "ports": [{"name": name, "port": port, "targetPort": name, "protocol": "TCP"} for name, port in ports],
-        },
-    }
+    return addons.service(NAME, NAMESPACE, {"web": WEB_HOST_PORT, "websecure": WEBSECURE_HOST_PORT})
 
 
 def gateway_crds() -> list[dict[str, Any]]:

@@ -101,18 +101,7 @@ def deployment() -> dict[str, Any]:
 
 
 def service() -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": NAME, "namespace": NAMESPACE},
-        "spec": {
-            "selector": {"app.kubernetes.io/name": NAME},
-            "ports": [
-                {"name": "acme", "port": ACME_PORT, "targetPort": "acme"},
-                {"name": "management", "port": MANAGEMENT_PORT, "targetPort": "management"},
-            ],
-        },
-    }
+    return addons.service(NAME, NAMESPACE, {"acme": ACME_PORT, "management": MANAGEMENT_PORT})
 
 
 def issuer(ca_bundle: bytes) -> dict[str, Any]:
