@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from helm_mgmt.localcluster import components as c
@@ -25,6 +26,25 @@ from helm_mgmt.paths import cache_root
 TRAEFIK_MODULE = "github.com/traefik/traefik/v3"
 
 
+# Traefik's ingress-nginx provider reads an endpoint's `terminating` condition into a `Fenced` flag
+# but never hands it to the load balancer, which then keeps sending new requests to pods that are
+# stopping (its kubernetesIngress provider does hand it over). The copy we build passes it through.
+_TRAEFIK_SERVER = "\t\tsvc.LoadBalancer.Servers = append(svc.LoadBalancer.Servers, dynamic.Server{\n"
+_TRAEFIK_UNFENCED = _TRAEFIK_SERVER + '\t\t\tURL: fmt.Sprintf("%s://%s", scheme, addr.Address),\n\t\t})'
+_TRAEFIK_FENCED = (
+    _TRAEFIK_SERVER + '\t\t\tURL:    fmt.Sprintf("%s://%s", scheme, addr.Address),\n\t\t\tFenced: addr.Fenced,\n\t\t})'
+)
+TRAEFIK_PATCH = "ingress-nginx-fenced"
+
+
+def _patch_traefik(source: Path) -> None:
+    provider = source / "pkg/provider/kubernetes/ingress-nginx/kubernetes.go"
+    text = provider.read_text()
+    if text.count(_TRAEFIK_UNFENCED) != 1:
+        raise RuntimeError(f"{provider}: the line to patch is not there once; review TRAEFIK_PATCH for this version")
+    provider.write_text(text.replace(_TRAEFIK_UNFENCED, _TRAEFIK_FENCED))
+
+
 def _traefik_ldflags() -> str:
     version = f"{TRAEFIK_MODULE}/pkg/version"
     return f"-X {version}.Version={c.TRAEFIK_VERSION.removeprefix('v')} -X {version}.Codename=ramequin"
@@ -32,7 +52,9 @@ def _traefik_ldflags() -> str:
 
 def traefik_key() -> str:
     """Versions Traefik's binary in its image's cache key without building it."""
-    return f"{TRAEFIK_MODULE}@{c.TRAEFIK_VERSION} gateway-api@{c.GATEWAY_API_VERSION} {_traefik_ldflags()}"
+    return (
+        f"{TRAEFIK_MODULE}@{c.TRAEFIK_VERSION}+{TRAEFIK_PATCH} gateway-api@{c.GATEWAY_API_VERSION} {_traefik_ldflags()}"
+    )
 
 
 def traefik() -> Path:
@@ -40,7 +62,7 @@ def traefik() -> Path:
     libraries and the Gateway API release whose CRDs the cluster installs."""
     return build_wrapped(
         "traefik",
-        c.TRAEFIK_VERSION,
+        f"{c.TRAEFIK_VERSION}-{TRAEFIK_PATCH}",
         requires={
             TRAEFIK_MODULE: c.TRAEFIK_VERSION,
             "sigs.k8s.io/gateway-api": c.GATEWAY_API_VERSION,
@@ -49,6 +71,9 @@ def traefik() -> Path:
         packages={"traefik": f"{TRAEFIK_MODULE}/cmd/traefik"},
         ldflags=_traefik_ldflags(),
         replaces={
+            TRAEFIK_MODULE: str(
+                _patched_copy("traefik", TRAEFIK_MODULE, c.TRAEFIK_VERSION, TRAEFIK_PATCH, _patch_traefik)
+            ),
             "github.com/abbot/go-http-auth": "github.com/containous/go-http-auth v0.4.1-0.20200324110947-a37a7636d23e",
             "github.com/gorilla/mux": "github.com/containous/mux v0.0.0-20250523120546-41b6ec3aed59",
             "github.com/mailgun/minheap": "github.com/containous/minheap v0.0.0-20190809180810-6e71eb837595",
@@ -69,21 +94,25 @@ def _registry(kind: str, names: tuple[str, ...]) -> str:
     return f"{header}\nimport (\n{imports})\n"
 
 
-def _eso_source() -> Path:
-    """A copy of the module with its provider and generator registries cut down."""
-    target = cache_root() / "wrappers" / f"external-secrets-{c.ESO_VERSION}-src"
-    marker = target / ".clipper-kit-trimmed"
+def _patched_copy(name: str, module: str, version: str, label: str, patch: Callable[[Path], None]) -> Path:
+    """A writable copy of ``module`` with ``patch`` applied once, kept in the cache under ``label``."""
+    target = cache_root() / "wrappers" / f"{name}-{version}-src-{label}"
+    marker = target / ".clipper-kit-patched"
     if marker.is_file():
         return target
     if target.exists():
         shutil.rmtree(target)
-    shutil.copytree(module_dir(ESO_MODULE, c.ESO_VERSION), target, ignore=shutil.ignore_patterns("docs", "design"))
+    shutil.copytree(module_dir(module, version), target, ignore=shutil.ignore_patterns("docs", "design", "integration"))
     for path in [target, *target.rglob("*")]:
         path.chmod(path.stat().st_mode | stat.S_IWUSR)
-    (target / "pkg/provider/register/register.go").write_text(_registry("provider", ESO_PROVIDERS))
-    (target / "pkg/generator/register/register.go").write_text(_registry("generator", ESO_GENERATORS))
+    patch(target)
     marker.write_text("")
     return target
+
+
+def _trim_eso(source: Path) -> None:
+    (source / "pkg/provider/register/register.go").write_text(_registry("provider", ESO_PROVIDERS))
+    (source / "pkg/generator/register/register.go").write_text(_registry("generator", ESO_GENERATORS))
 
 
 def external_secrets_key() -> str:
@@ -99,7 +128,7 @@ def external_secrets() -> Path:
         requires={ESO_MODULE: c.ESO_VERSION},
         packages={"external-secrets": ESO_MODULE},
         replaces={
-            ESO_MODULE: str(_eso_source()),
+            ESO_MODULE: str(_patched_copy("external-secrets", ESO_MODULE, c.ESO_VERSION, "trimmed", _trim_eso)),
             # From its go.mod (only the main module's replace lines count).
             "github.com/Masterminds/sprig/v3": "github.com/external-secrets/sprig/v3 v3.3.0",
         },
