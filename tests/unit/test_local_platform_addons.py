@@ -160,3 +160,38 @@ def test_generated_backend_keys_are_an_rsa_key_and_a_32_byte_mfa_key() -> None:
     )
     assert checked.returncode == 0, checked.stderr
     assert secretstore.generated_backend_keys()["MFA_ENCRYPTION_KEY"] != keys["MFA_ENCRYPTION_KEY"]
+
+
+def _provider_file(root, text: str):
+    path = root / "pkg/provider/kubernetes/ingress-nginx/kubernetes.go"
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    return path
+
+
+def test_the_traefik_build_hands_the_terminating_condition_to_the_balancer(tmp_path) -> None:
+    from helm_mgmt.localcluster import platformbuild
+
+    upstream = "func f() {\n" + platformbuild._TRAEFIK_UNFENCED + "\n}\n"
+    path = _provider_file(tmp_path, upstream)
+    platformbuild._patch_traefik(tmp_path)
+    assert "\t\t\tFenced: addr.Fenced,\n" in path.read_text()
+    # The patch is part of the image's key: a patched binary never hides under the plain version.
+    assert platformbuild.TRAEFIK_PATCH in platformbuild.traefik_key()
+
+
+def test_a_traefik_source_without_the_line_to_patch_is_refused(tmp_path) -> None:
+    from helm_mgmt.localcluster import platformbuild
+
+    _provider_file(tmp_path, "package ingressnginx\n")
+    with pytest.raises(RuntimeError, match="not there once"):
+        platformbuild._patch_traefik(tmp_path)
+
+
+@pytest.mark.parametrize("addon", [ingress, externalsecrets, certmanager, pebble], ids=lambda m: m.__name__)
+def test_an_addon_restarts_when_its_image_is_rebuilt_under_the_same_tag(addon) -> None:
+    template = addon.deployment()["spec"]["template"]["metadata"]
+    key = template["annotations"]["clipper-kit.local/image-key"]
+    recipe = next(r for r in images.RECIPES if r.reference == addon.IMAGE)
+    # The same key names the image's archive: a rebuilt image has a new one.
+    assert images.archive_path(recipe).parent.name.endswith(f"-{key}")

@@ -97,10 +97,17 @@ def deployment(
         ],
         "volumes": [{"name": "tmp", "emptyDir": {}}, *({"name": vol, **src} for vol, (_, src) in extra.items())],
     }
+    from helm_mgmt.localcluster.images import key_of_reference
+
+    template: dict[str, Any] = {"labels": labels}
+    key = key_of_reference(container["image"])
+    if key:
+        # Our images keep their tag when rebuilt: a new key is what makes a running add-on restart.
+        template["annotations"] = {"clipper-kit.local/image-key": key}
     spec: dict[str, Any] = {
         "replicas": 1,
         "selector": {"matchLabels": labels},
-        "template": {"metadata": {"labels": labels}, "spec": pod},
+        "template": {"metadata": template, "spec": pod},
     }
     if recreate:
         spec["strategy"] = {"type": "Recreate"}

@@ -582,6 +582,13 @@ def image_key(recipe: Recipe) -> str:
     )
 
 
+def key_of_reference(reference: str) -> str | None:
+    """The content key of the image built under ``reference`` (None if no recipe builds it). A pod
+    template that carries it rolls when the image is rebuilt under the same tag."""
+    found = [recipe for recipe in RECIPES if recipe.reference == reference]
+    return image_key(found[0]) if found else None
+
+
 def archive_path(recipe: Recipe) -> Path:
     tag = recipe.reference.rsplit(":", 1)[1]
     return cache_root() / "images" / f"{recipe.name}-{tag}-{image_key(recipe)}" / f"{recipe.name}.tar"
