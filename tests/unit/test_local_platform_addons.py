@@ -132,7 +132,9 @@ def test_pebble_validates_on_the_ports_the_ingress_serves_and_needs_no_api() -> 
 
 
 def test_the_acme_issuer_trusts_pebble_through_the_local_ca_and_solves_through_the_ingress() -> None:
-    acme = pebble.issuer(b"-----BEGIN CERTIFICATE-----\n")["spec"]["acme"]
+    made = pebble.issuer(b"-----BEGIN CERTIFICATE-----\n", "uid-1")
+    assert made["metadata"]["annotations"] == {pebble.REGISTERED_WITH: "uid-1"}
+    acme = made["spec"]["acme"]
     assert acme["server"] == pebble.DIRECTORY
     assert acme["caBundle"] == "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="
     assert acme["solvers"] == [{"http01": {"ingress": {"ingressClassName": ingress.INGRESS_CLASS}}}]

@@ -6,7 +6,8 @@ Pebble validates a challenge the way a public CA does: it resolves the name on t
 (``*.clipper.local`` leads to Traefik there, see ``dns.py``) and fetches
 ``http://<name>/.well-known/acme-challenge/<token>`` on port 80. Its ACME API is HTTPS, with a
 certificate from the local CA issuer, so the ACME issuer trusts it through the local CA's
-``ca.crt``. Pebble keeps everything in memory: each start makes a new root and forgets accounts.
+``ca.crt``. Pebble keeps everything in memory: each start makes a new root and forgets accounts,
+so ``ensure`` registers the issuer afresh whenever the Pebble pod is not the one it registered with.
 The pod needs no Kubernetes API access and gets no token.
 """
 
@@ -29,6 +30,8 @@ TLS_SECRET = "pebble-tls"
 ISSUER = "clipper-local-acme"
 ACCOUNT_SECRET = "clipper-local-acme-account"
 DIRECTORY = f"https://{NAME}.{NAMESPACE}.svc:{ACME_PORT}/dir"
+# On the issuer: the uid of the Pebble pod its account was registered with.
+REGISTERED_WITH = "clipper-kit.local/pebble-pod"
 CONFIG_DIR, TLS_DIR = "/etc/pebble", "/etc/pebble/tls"
 CM = certmanager.CM
 
@@ -104,13 +107,13 @@ def service() -> dict[str, Any]:
     return addons.service(NAME, NAMESPACE, {"acme": ACME_PORT, "management": MANAGEMENT_PORT})
 
 
-def issuer(ca_bundle: bytes) -> dict[str, Any]:
+def issuer(ca_bundle: bytes, pebble_pod: str) -> dict[str, Any]:
     """The ACME ClusterIssuer: Pebble's directory, trusted through the local CA, HTTP-01 through
-    Ingresses of class nginx."""
+    Ingresses of class nginx; marked with the Pebble pod it registers with."""
     return {
         "apiVersion": f"{CM}/v1",
         "kind": "ClusterIssuer",
-        "metadata": {"name": ISSUER},
+        "metadata": {"name": ISSUER, "annotations": {REGISTERED_WITH: pebble_pod}},
         "spec": {
             "acme": {
                 "server": DIRECTORY,
@@ -131,6 +134,31 @@ def _certificate_ready() -> bool:
     return kubeapi.condition_true(found, "Ready")
 
 
+def _pebble_pod() -> str:
+    pods = kubeapi.request(
+        "GET", f"/api/v1/namespaces/{NAMESPACE}/pods?labelSelector=app.kubernetes.io%2Fname%3D{NAME}"
+    )
+    ready = [
+        p for p in pods["items"] if kubeapi.condition_true(p, "Ready") and not p["metadata"].get("deletionTimestamp")
+    ]
+    return ready[0]["metadata"]["uid"] if ready else ""
+
+
+def _forget_account_of_another_pebble(pebble_pod: str, timeout: float) -> None:
+    """A Pebble that restarted no longer knows the issuer's account: remove the issuer and its
+    account key, so that cert-manager registers anew."""
+    current = certmanager.issuer(ISSUER)
+    if not current or current["metadata"].get("annotations", {}).get(REGISTERED_WITH) == pebble_pod:
+        return
+    kubeapi.request("DELETE", f"/apis/{CM}/v1/clusterissuers/{ISSUER}")
+    try:
+        kubeapi.request("DELETE", f"/api/v1/namespaces/{certmanager.NAMESPACE}/secrets/{ACCOUNT_SECRET}")
+    except kubeapi.ApiError as err:
+        if err.status != 404:
+            raise
+    addons.wait_until(lambda: not certmanager.issuer(ISSUER), timeout, f"ClusterIssuer {ISSUER} removed", lambda: "")
+
+
 def ensure(timeout: float = 180) -> None:
     """Pebble with its certificate from the local CA, and the ACME issuer Ready (its account
     registered with Pebble). cert-manager and the local CA issuer must be Ready."""
@@ -145,7 +173,9 @@ def ensure(timeout: float = 180) -> None:
     addons.wait_until(_certificate_ready, timeout, f"Certificate {NAMESPACE}/{TLS_SECRET} Ready", lambda: "not Ready")
     addons.apply_all([(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments", deployment())])
     addons.wait_ready(NAME, NAMESPACE, timeout)
-    addons.apply_all([(f"/apis/{CM}/v1/clusterissuers", issuer(certmanager.ca_certificate()))])
+    pebble_pod = _pebble_pod()
+    _forget_account_of_another_pebble(pebble_pod, timeout)
+    addons.apply_all([(f"/apis/{CM}/v1/clusterissuers", issuer(certmanager.ca_certificate(), pebble_pod))])
     addons.wait_until(
         lambda: kubeapi.condition_true(certmanager.issuer(ISSUER), "Ready"),
         timeout,
