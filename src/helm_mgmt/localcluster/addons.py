@@ -141,9 +141,8 @@ def apply_all(objects: list[tuple[str, dict[str, Any]]]) -> None:
 
 
 def _ready(name: str, namespace: str) -> bool:
-    try:
-        found = kubeapi.request("GET", f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
-    except kubeapi.ApiError:
+    found = kubeapi.get_or_empty(f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
+    if not found:
         return False
     status = found.get("status", {})
     return status.get("observedGeneration") == found["metadata"]["generation"] and all(

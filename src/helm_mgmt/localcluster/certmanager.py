@@ -149,10 +149,7 @@ def issuers() -> list[tuple[str, dict[str, Any]]]:
 
 
 def issuer(name: str) -> dict[str, Any]:
-    try:
-        return kubeapi.request("GET", f"/apis/{CM}/v1/clusterissuers/{name}")
-    except kubeapi.ApiError:
-        return {}
+    return kubeapi.get_or_empty(f"/apis/{CM}/v1/clusterissuers/{name}")
 
 
 def ca_certificate() -> bytes:

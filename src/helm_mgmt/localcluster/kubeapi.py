@@ -52,6 +52,14 @@ def request(
         return text
 
 
+def get_or_empty(path: str) -> dict[str, Any]:
+    """The object at ``path``, or an empty dict while the API refuses it (not created yet, say)."""
+    try:
+        return request("GET", path)
+    except ApiError:
+        return {}
+
+
 def reachable(path: str) -> bool:
     """True when ``path`` answers 200 (used for /readyz, /livez)."""
     try:

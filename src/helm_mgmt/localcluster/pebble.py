@@ -127,10 +127,7 @@ def issuer(ca_bundle: bytes, pebble_pod: str) -> dict[str, Any]:
 
 
 def _certificate_ready() -> bool:
-    try:
-        found = kubeapi.request("GET", f"/apis/{CM}/v1/namespaces/{NAMESPACE}/certificates/{TLS_SECRET}")
-    except kubeapi.ApiError:
-        return False
+    found = kubeapi.get_or_empty(f"/apis/{CM}/v1/namespaces/{NAMESPACE}/certificates/{TLS_SECRET}")
     return kubeapi.condition_true(found, "Ready")
 
 

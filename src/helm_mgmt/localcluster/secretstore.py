@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from helm_mgmt.localcluster import addons, kubeapi, process
+from helm_mgmt.localcluster.rbac import READ
 
 NAMESPACE = "clipper-secrets"
 STORE = "clipper-local-secrets"
@@ -47,7 +48,7 @@ def _role(name: str, namespace: str, rules: list[dict[str, Any]]) -> list[tuple[
 def objects(store: str = STORE, namespace: str = NAMESPACE) -> list[tuple[str, dict[str, Any]]]:
     """The store's namespace, its reader (read Secrets there, and review its own rules, which the
     provider does to validate the store) and the ClusterSecretStore."""
-    read = {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}
+    read = {"apiGroups": [""], "resources": ["secrets"], "verbs": READ}
     review = {"apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectrulesreviews"], "verbs": ["create"]}
     css = {
         "apiVersion": f"{ESO}/v1",
@@ -71,21 +72,14 @@ def objects(store: str = STORE, namespace: str = NAMESPACE) -> list[tuple[str, d
         },
     }
     return [
-        ("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}),
-        (
-            f"/api/v1/namespaces/{namespace}/serviceaccounts",
-            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": READER, "namespace": namespace}},
-        ),
+        *addons.identity(READER, namespace, []),
         *_role(READER, namespace, [read, review]),
         (f"/apis/{ESO}/v1/clustersecretstores", css),
     ]
 
 
 def store_status(store: str = STORE) -> dict[str, Any]:
-    try:
-        return kubeapi.request("GET", f"/apis/{ESO}/v1/clustersecretstores/{store}")
-    except kubeapi.ApiError:
-        return {}
+    return kubeapi.get_or_empty(f"/apis/{ESO}/v1/clustersecretstores/{store}")
 
 
 def ensure(store: str = STORE, namespace: str = NAMESPACE, timeout: float = 90) -> None:
