@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 
-def can_i(kubectl, account: str, verb: str, resource: str) -> bool:
-    """``resource`` may name a subresource (``ingresses/status``); the question covers all namespaces."""
+def can_i(kubectl, account: str, verb: str, resource: str, namespace: str = "") -> bool:
+    """``resource`` may name a subresource (``ingresses/status``); the question covers all
+    namespaces, or ``namespace`` alone."""
     name, _, sub = resource.partition("/")
     extra = ["--subresource", sub] if sub else []
-    answer = kubectl("auth", "can-i", verb, name, *extra, "--as", account, "-A", check=False).stdout.strip()
+    where = ["-n", namespace] if namespace else ["-A"]
+    answer = kubectl("auth", "can-i", verb, name, *extra, "--as", account, *where, check=False).stdout.strip()
     return answer == "yes"
 
 

@@ -6,14 +6,28 @@ from __future__ import annotations
 
 import base64
 import http.client
+import json
 import ssl
 from dataclasses import dataclass, field
 
 from stackenv import SITE
+from waiting import wait_until
 
 from helm_mgmt.localcluster import certmanager, ingress
+from helm_mgmt.localcluster.kubeapi import condition_true
 
-__all__ = ["SITE", "Answer", "direct", "local_ca", "request", "tls_context", "tls_socket", "wait_served"]
+__all__ = [
+    "SITE",
+    "Answer",
+    "certificate",
+    "direct",
+    "local_ca",
+    "request",
+    "tls_context",
+    "tls_socket",
+    "wait_certificate_ready",
+    "wait_served",
+]
 
 
 @dataclass
@@ -31,6 +45,26 @@ def local_ca(kubectl) -> bytes:
         "get", "secret", certmanager.CA_SECRET, "-n", certmanager.NAMESPACE, "-o", "jsonpath={.data.ca\\.crt}"
     ).stdout
     return base64.b64decode(data)
+
+
+def certificate(kubectl, namespace: str, name: str) -> dict:
+    """The cert-manager Certificate, or an empty dict while there is none."""
+    found = kubectl("get", "certificate", name, "-n", namespace, "-o", "json", check=False)
+    return json.loads(found.stdout) if found.returncode == 0 else {}
+
+
+def wait_certificate_ready(kubectl, namespace: str, name: str, timeout: float = 120) -> dict:
+    """Until cert-manager reports the Certificate Ready; on timeout, what its issuance says."""
+
+    def why() -> str:
+        kinds = "certificates,certificaterequests,orders,challenges"
+        return kubectl("describe", kinds, "-n", namespace, check=False).stdout[-4000:]
+
+    def ready() -> bool:
+        return condition_true(certificate(kubectl, namespace, name), "Ready")
+
+    wait_until(ready, timeout, f"Certificate {namespace}/{name} Ready", 2, why)
+    return certificate(kubectl, namespace, name)
 
 
 def tls_context(ca_pem: bytes) -> ssl.SSLContext:

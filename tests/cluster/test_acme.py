@@ -15,8 +15,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from siteclient import local_ca, request, tls_context, tls_socket, wait_served
-from waiting import wait_until
+from siteclient import local_ca, request, tls_context, tls_socket, wait_certificate_ready, wait_served
 
 from helm_mgmt.localcluster import components, pebble
 from helm_mgmt.paths import CHARTS_DIR
@@ -26,15 +25,6 @@ VALUES = Path(__file__).with_name("values-acme-frontend.yaml")
 RELEASE = "acme"
 SECRET = "acme-tls"
 PEM_END = "-----END CERTIFICATE-----"
-
-
-def _certificate(kubectl, namespace: str) -> dict:
-    found = kubectl("get", "certificate", SECRET, "-n", namespace, "-o", "json", check=False)
-    return json.loads(found.stdout) if found.returncode == 0 else {}
-
-
-def _ready(cert: dict) -> bool:
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in cert.get("status", {}).get("conditions", []))
 
 
 def _pebble_root(port_forward, kubectl) -> str:
@@ -55,12 +45,7 @@ def test_the_acme_issuer_validates_through_the_charts_ingress_and_its_certificat
     hosts = ["--set", f"ingress.hosts[0].host={host}", "--set", f"ingress.tls[0].hosts[0]={host}"]
     helm.run(["install", RELEASE, chart, "-n", namespace, "-f", str(VALUES), *hosts, "--wait"], timeout=300)
 
-    def why() -> str:
-        kinds = "certificates,certificaterequests,orders,challenges"
-        return kubectl("describe", kinds, "-n", namespace, check=False).stdout[-4000:]
-
-    wait_until(lambda: _ready(_certificate(kubectl, namespace)), 240, f"Certificate {SECRET} Ready", 2, why)
-    cert = _certificate(kubectl, namespace)
+    cert = wait_certificate_ready(kubectl, namespace, SECRET, timeout=240)
     assert [ref["kind"] for ref in cert["metadata"]["ownerReferences"]] == ["Ingress"]
     assert cert["spec"]["dnsNames"] == [host]
     assert cert["spec"]["issuerRef"]["name"] == pebble.ISSUER

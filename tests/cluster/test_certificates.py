@@ -12,7 +12,7 @@ import time
 
 import pytest
 from rbaccheck import assert_allowed_exactly
-from siteclient import SITE, local_ca, request, tls_context, tls_socket, wait_served
+from siteclient import SITE, local_ca, request, tls_context, tls_socket, wait_certificate_ready, wait_served
 from stackenv import RELEASE
 
 from helm_mgmt.localcluster import certmanager
@@ -43,30 +43,16 @@ def describe(der: bytes) -> str:
     ).stdout.decode()
 
 
-def wait_certificate_ready(kubectl, namespace: str, timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = kubectl("get", "certificate", SECRET, "-n", namespace, "-o", "json", check=False)
-        if found.returncode == 0:
-            cert = json.loads(found.stdout)
-            conditions = {c["type"]: c["status"] for c in cert.get("status", {}).get("conditions", [])}
-            if conditions.get("Ready") == "True":
-                return cert
-        if time.monotonic() > deadline:
-            pytest.fail(f"Certificate {namespace}/{SECRET} not Ready after {timeout:.0f}s: {found.stdout[-800:]}")
-        time.sleep(2)
-
-
 @pytest.fixture(scope="module")
 def https(kubectl, stack: str) -> ssl.SSLContext:
-    wait_certificate_ready(kubectl, stack)
+    wait_certificate_ready(kubectl, stack, SECRET)
     context = tls_context(local_ca(kubectl))
     wait_served(context)
     return context
 
 
 def test_the_ingress_certificate_is_issued_for_the_chart_host_by_the_local_ca(kubectl, stack, https) -> None:
-    cert = wait_certificate_ready(kubectl, stack)
+    cert = wait_certificate_ready(kubectl, stack, SECRET)
     # Made by cert-manager's ingress-shim from the chart's annotation, not by hand.
     assert [ref["kind"] for ref in cert["metadata"]["ownerReferences"]] == ["Ingress"]
     assert cert["spec"]["dnsNames"] == [SITE]
@@ -112,7 +98,7 @@ def test_a_deleted_secret_is_issued_again_and_served(kubectl, stack, https) -> N
         except ssl.SSLError:
             served = None
     assert describe(renewed).split("serial=")[1] != describe(before).split("serial=")[1]
-    wait_certificate_ready(kubectl, stack)
+    wait_certificate_ready(kubectl, stack, SECRET)
     assert (
         json.loads(kubectl("get", "ingress", RELEASE, "-n", stack, "-o", "json").stdout)["spec"]["tls"][0]["secretName"]
         == SECRET

@@ -13,7 +13,7 @@ import json
 import time
 import uuid
 
-from rbaccheck import assert_allowed_exactly
+from rbaccheck import assert_allowed_exactly, can_i
 from stackenv import STACK_VALUES
 from waiting import wait_until
 
@@ -136,8 +136,7 @@ def test_the_store_reader_reads_secrets_of_the_store_only(kubectl, stack) -> Non
     account = f"system:serviceaccount:{secretstore.NAMESPACE}:{secretstore.READER}"
 
     def may(verb: str, namespace: str) -> bool:
-        answer = kubectl("auth", "can-i", verb, "secrets", "--as", account, "-n", namespace, check=False)
-        return answer.stdout.strip() == "yes"
+        return can_i(kubectl, account, verb, "secrets", namespace)
 
     assert may("get", secretstore.NAMESPACE) and may("list", secretstore.NAMESPACE)
     assert not may("create", secretstore.NAMESPACE) and not may("delete", secretstore.NAMESPACE)
