@@ -27,7 +27,7 @@ from helm_mgmt.localcluster import (
 )
 from helm_mgmt.localcluster import components as c
 from helm_mgmt.localcluster.components import kubeconfig_path
-from helm_mgmt.paths import logs_dir
+from helm_mgmt.paths import cache_root, logs_dir
 
 APT_PACKAGES = {
     "containerd": "containerd",
@@ -72,6 +72,25 @@ def healthy() -> bool:
     return all(process.pid_of(name) for name in c.COMPONENTS) and kubeapi.reachable("/readyz") and kubeapi.node_ready()
 
 
+def _cache_record() -> Path:
+    return c.state_dir() / "started-from-cache"
+
+
+def check_same_cache() -> None:
+    """Refuse a running cluster started from another build cache: this run would look for kubectl,
+    helm and the images in its own cache and fail at every later step instead."""
+    record = _cache_record()
+    if not record.exists() or not any(process.pid_of(name) for name in c.COMPONENTS):
+        return
+    started_with = Path(record.read_text().strip())
+    if started_with != cache_root().resolve():
+        raise process.ComponentError(
+            f"the running cluster was started with the build cache {started_with}, but this run uses "
+            f"{cache_root().resolve()} (CLIPPER_KIT_CACHE): stop it first with `helm-mgmt down`, "
+            f"or run with CLIPPER_KIT_CACHE={started_with}"
+        )
+
+
 def up() -> Path:
     """``cluster up``: make sure the cluster runs, then print the ``export KUBECONFIG=...`` line."""
     path = ensure_up()
@@ -82,6 +101,7 @@ def up() -> Path:
 def ensure_up() -> Path:
     """Start every component that is not running, wait until all are healthy; return the kubeconfig."""
     process.progress("checking the cluster")
+    check_same_cache()
     if healthy():
         process.progress("cluster already up and healthy")
         return kubeconfig_path()
@@ -93,6 +113,7 @@ def ensure_up() -> Path:
     _ensure_host_packages()
     bins = binaries()
     c.state_dir().mkdir(parents=True, exist_ok=True)
+    _cache_record().write_text(f"{cache_root().resolve()}\n")
     teardown.record_host_paths()
     teardown.prepare_netns()
     pki.ensure()
