@@ -19,7 +19,13 @@ from helm_mgmt import testrun
 from helm_mgmt.gobuild import bin_dir
 from helm_mgmt.helm import Helm
 from helm_mgmt.localcluster import components, containerd, ensure_up, images
-from helm_mgmt.stack import prepare_cluster, restricted_namespace, wait_all_ready
+from helm_mgmt.stack import (
+    MONITORING_NAMESPACE,
+    install_monitoring,
+    prepare_cluster,
+    restricted_namespace,
+    wait_all_ready,
+)
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 HERE = Path(__file__).parent
@@ -60,6 +66,16 @@ def cluster() -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def helm(cluster: Path) -> Helm:
     return Helm("helm4")
+
+
+@pytest.fixture(scope="session")
+def monitoring(cluster: Path, helm: Helm) -> str:
+    """The monitoring chart with its local values (the Prometheus operator and its CRDs among them):
+    its namespace."""
+    images.build_all(names=images.MONITORING_IMAGES)
+    images.import_all("ctr", str(containerd.socket_path()), names=images.MONITORING_IMAGES)
+    install_monitoring(helm)
+    return MONITORING_NAMESPACE
 
 
 @pytest.fixture(scope="session")

@@ -15,10 +15,8 @@ import pytest
 from grafanavars import fill
 from stackenv import LOCAL_VALUES, RELEASE
 
-from helm_mgmt.localcluster import containerd, images
 from helm_mgmt.stack import (
     MONITORING_NAMESPACE,
-    install_monitoring,
     mint_metrics_token,
     restricted_namespace,
     wait_all_ready,
@@ -64,14 +62,6 @@ def eventually(check, timeout: float, interval: float = 5.0):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
-
-
-@pytest.fixture(scope="module")
-def monitoring(cluster, helm) -> str:
-    images.build_all(names=images.MONITORING_IMAGES)
-    images.import_all("ctr", str(containerd.socket_path()), names=images.MONITORING_IMAGES)
-    install_monitoring(helm)
-    return MONITORING_NAMESPACE
 
 
 @pytest.fixture(scope="module")

@@ -28,15 +28,18 @@ DRY_RUN_CASES = [
 
 
 @pytest.mark.parametrize(("chart", "env", "values"), DRY_RUN_CASES)
-def test_server_side_dry_run(chart, env, values, helm, kubectl, stack):
+def test_server_side_dry_run(chart, env, values, helm, kubectl, stack, request):
     """The API server itself validates every object (strict field validation, admission), the
     ExternalSecrets and HTTPRoutes too: the stack's fixture has installed those CRDs with the
-    External Secrets Operator and Traefik."""
+    External Secrets Operator and Traefik; ServiceMonitors and PrometheusRules need the monitoring
+    chart's CRDs, installed here when a chart renders them."""
     ns = f"dry-{chart.name}-{env}"[:63]
     if kubectl("get", "namespace", ns, check=False).returncode != 0:
         kubectl("create", "namespace", ns)
     text = helm.template(chart.path, [values] if values else [], namespace=ns)
     docs = parse_manifests(text)
+    if any(doc["apiVersion"].startswith("monitoring.coreos.com/") for doc in docs):
+        request.getfixturevalue("monitoring")
     # kube-prometheus-stack puts the Services that expose control-plane components in kube-system
     # on purpose; the dry run checks them in the throwaway namespace like the rest.
     for doc in docs:
