@@ -11,6 +11,7 @@ import ssl
 import subprocess
 import threading
 import time
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -59,10 +60,14 @@ def _closed_port() -> int:
 
 
 def _load_for(binary: Path, streams: list[dict], seconds: float, tmp_path: Path) -> dict:
-    """Run ``streams`` for about ``seconds``, stop the run with its stop file; the tally per stream."""
+    """Run ``streams`` for about ``seconds``, stop the run with its stop file; the tally per stream.
+    The streams go in on standard input (``run -``), as the benchmark passes them."""
     stop = tmp_path / "stop"
     env = {"LOADGEN_STOP_FILE": str(stop)}
-    proc = subprocess.Popen([str(binary), "run", json.dumps(streams)], stdout=subprocess.PIPE, text=True, env=env)
+    given = tmp_path / "streams.json"
+    given.write_text(json.dumps(streams))
+    with given.open() as stdin:
+        proc = subprocess.Popen([str(binary), "run", "-"], stdin=stdin, stdout=subprocess.PIPE, text=True, env=env)
     time.sleep(seconds)
     stop.write_text("stop")
     out, _ = proc.communicate(timeout=30)
@@ -134,6 +139,27 @@ def test_a_silent_retry_on_a_closed_keepalive_connection_counts_as_a_failure(
     tally = json.loads(out)["streams"]["s"]
     assert tally["fail"] >= 10 and tally["errors"] == {"reset": tally["fail"]}, tally
     assert any("the HTTP client retried" in sample for sample in tally["samples"])
+
+
+def test_a_timeout_names_the_step_where_the_request_stalled(binary: Path, tmp_path: Path) -> None:
+    """A server that accepts and never answers: each failure is a timeout after the request went
+    out, and says so (a lost DNS answer or an unanswered connect would name their own step)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    held: list[socket.socket] = []
+
+    def hold() -> None:
+        with suppress(OSError):
+            while True:
+                held.append(listener.accept()[0])
+
+    threading.Thread(target=hold, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    tally = _load_for(binary, [loadgen.stream("silent", url, 4, False)], 1.1, tmp_path)["silent"]
+    assert tally["ok"] == 0 and tally["errors"] == {"timeout": tally["fail"]} and tally["fail"] >= 3, tally
+    assert all("(last step: request sent at " in sample for sample in tally["samples"]), tally["samples"]
+    listener.close()
 
 
 def test_refuses_streams_it_cannot_run(binary: Path) -> None:

@@ -8,7 +8,9 @@
 //	                           target takes a TCP connection (not counted: a NetworkPolicy engine
 //	                           admits a new pod's address a moment after it starts); print "loading"
 //	                           to stderr, load until the stop file (/tmp/stop) exists, then print
-//	                           the result as JSON
+//	                           the result as JSON; STREAMS_JSON "-" reads it from standard input
+//	                           (a stream's headers may hold a session token, which arguments
+//	                           would show in the node's process list)
 //	loadgen stop               create the stop file
 //	loadgen idle               wait for SIGTERM (a pod to exec runs into)
 package main
@@ -206,10 +208,54 @@ func drive(s Stream, transport *http.Transport, t *tally, done *sync.WaitGroup) 
 	inflight.Wait()
 }
 
-// get is one GET; a retry the client made on its own is returned as errRetried.
+// progress remembers the last step a request reached, so that a failure says where it stalled:
+// a lost DNS answer, a connection never accepted and a server that never answered all end as the
+// same client timeout.
+type progress struct {
+	mu    sync.Mutex
+	start time.Time
+	step  string
+	at    time.Duration
+}
+
+func (p *progress) reached(step string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.step, p.at = step, time.Since(p.start)
+}
+
+func (p *progress) explain(err error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.step == "" {
+		return err
+	}
+	return fmt.Errorf("%w (last step: %s at %d ms)", err, p.step, p.at.Milliseconds())
+}
+
+func (p *progress) trace(attempts *atomic.Int32) *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		DNSStart:          func(info httptrace.DNSStartInfo) { p.reached("DNS lookup of " + info.Host + " started") },
+		DNSDone:           func(httptrace.DNSDoneInfo) { p.reached("DNS answered") },
+		ConnectStart:      func(_, addr string) { p.reached("connecting to " + addr) },
+		ConnectDone:       func(_, addr string, _ error) { p.reached("connected to " + addr) },
+		TLSHandshakeStart: func() { p.reached("TLS handshake started") },
+		TLSHandshakeDone:  func(tls.ConnectionState, error) { p.reached("TLS handshake done") },
+		GotConn: func(info httptrace.GotConnInfo) {
+			attempts.Add(1)
+			p.reached("got a connection to " + info.Conn.RemoteAddr().String())
+		},
+		WroteRequest:         func(httptrace.WroteRequestInfo) { p.reached("request sent") },
+		GotFirstResponseByte: func() { p.reached("answer started") },
+	}
+}
+
+// get is one GET; a retry the client made on its own is returned as errRetried, and any other
+// failure names the last step the request reached.
 func get(client *http.Client, s Stream) (*http.Response, error) {
 	var attempts atomic.Int32
-	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { attempts.Add(1) }}
+	steps := &progress{start: time.Now()}
+	trace := steps.trace(&attempts)
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet, s.URL, nil)
 	if err != nil {
 		return nil, err
@@ -221,11 +267,14 @@ func get(client *http.Client, s Stream) (*http.Response, error) {
 		req.Header.Set("X-Forwarded-For", clientAddress())
 	}
 	resp, err := client.Do(req)
-	if err == nil && attempts.Load() > 1 {
+	if err != nil {
+		return nil, steps.explain(err)
+	}
+	if attempts.Load() > 1 {
 		resp.Body.Close()
 		return nil, errRetried
 	}
-	return resp, err
+	return resp, nil
 }
 
 // waitReachable returns once a TCP connection to the host of every stream's URL succeeds.
@@ -257,6 +306,14 @@ func waitReachable(streams []Stream, limit time.Duration) error {
 }
 
 func run(arg string, wait time.Duration) int {
+	if arg == "-" {
+		read, err := io.ReadAll(os.Stdin)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "reading STREAMS_JSON from standard input:", err)
+			return 2
+		}
+		arg = string(read)
+	}
 	var streams []Stream
 	if err := json.Unmarshal([]byte(arg), &streams); err != nil || len(streams) == 0 {
 		fmt.Fprintln(os.Stderr, "STREAMS_JSON must be a non-empty list of {name, url, rate, keepalive}:", err)
