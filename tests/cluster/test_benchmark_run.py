@@ -19,6 +19,7 @@ def test_bench_runs_its_scenarios_and_writes_its_results(cluster, helm, kubectl,
     assert main([*argv, "--release", RELEASE, "--namespace", NAMESPACE, "--out", str(out)]) == 0
     results = json.loads((out / "bench.json").read_text())
     assert results["install_seconds"] > 0
+    assert results["app_source"]["origin"] and len(results["app_source"]["key"]) == 16
     assert results["through_ingress"] is True
     assert [s["name"] for s in results["streams"]] == [
         "backend-keepalive",

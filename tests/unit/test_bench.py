@@ -26,6 +26,8 @@ def _args(*argv: str):
         (["--rate", "501"], "--rate 501"),
         (["--min-requests", "0"], "--min-requests 0"),
         (["--chart", "/nonexistent"], "--chart /nonexistent: no Chart.yaml there"),
+        (["--streams", "backend-keepalive,api"], "--streams 'backend-keepalive,api': unknown api; choose from backend"),
+        (["--streams", ""], "--streams '': unknown (none given)"),
     ],
 )
 def test_bad_arguments_are_named(argv, message) -> None:
@@ -34,7 +36,7 @@ def test_bad_arguments_are_named(argv, message) -> None:
 
 
 def test_the_default_arguments_select_every_scenario() -> None:
-    assert check_args(_args()) == ["upgrade", "rollback", "rollout-undo", "evict", "hpa", "upgrade-control"]
+    assert check_args(_args()) == ["upgrade", "rollback", "rollout-undo", "restart", "evict", "hpa", "upgrade-control"]
 
 
 def test_the_generator_pod_is_restricted() -> None:
@@ -135,3 +137,14 @@ def test_the_ingress_streams_come_with_a_signed_in_session_and_stay_out_of_the_r
     assert [name for name, s in through.items() if "headers" in s] == ["ingress-api-keepalive", "ingress-api-new-conn"]
     described = json.dumps(bench.described_streams())
     assert "Bearer" not in described and "CERTIFICATE" not in described
+
+
+def test_streams_can_be_narrowed_to_the_ones_named() -> None:
+    from pathlib import Path
+
+    from helm_mgmt.bench.scenarios import Bench
+
+    bench = Bench(Path("chart"), rate=400, min_requests=10_000, only=("backend-keepalive", "ingress-api-keepalive"))
+    bench.session, bench.ca = {"Authorization": "Bearer t"}, "-----BEGIN CERTIFICATE-----"
+    assert [s["name"] for s in bench.streams()] == ["backend-keepalive", "ingress-api-keepalive"]
+    assert bench.seconds_needed() == 13

@@ -15,7 +15,7 @@ MAX_RATE = 500
 
 def check_args(args: argparse.Namespace) -> list[str]:
     """Scenario names and figures, refused before anything touches the cluster."""
-    from helm_mgmt.bench.scenarios import SCENARIOS
+    from helm_mgmt.bench.scenarios import INGRESS_STREAMS, SCENARIOS, SERVICE_STREAMS
 
     names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
     unknown = [n for n in names if n not in SCENARIOS]
@@ -23,6 +23,13 @@ def check_args(args: argparse.Namespace) -> list[str]:
         raise PreflightError(
             f"--scenarios {args.scenarios!r}: unknown {', '.join(unknown) or '(none given)'}; "
             f"choose from {', '.join(SCENARIOS)}"
+        )
+    streams = [n.strip() for n in (args.streams or "").split(",") if n.strip()]
+    unknown = [n for n in streams if n not in SERVICE_STREAMS + INGRESS_STREAMS]
+    if unknown or (args.streams is not None and not streams):
+        raise PreflightError(
+            f"--streams {args.streams!r}: unknown {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(SERVICE_STREAMS + INGRESS_STREAMS)}"
         )
     if not 1 <= args.rate <= MAX_RATE:
         raise PreflightError(f"--rate {args.rate}: give 1 to {MAX_RATE} requests per second per stream")
@@ -37,6 +44,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from helm_mgmt.bench import loadgen, report
     from helm_mgmt.bench.scenarios import CONTROL_VALUES, LOADGEN_POD, Bench
     from helm_mgmt.helm import Helm
+    from helm_mgmt.localcluster import clipperapp
     from helm_mgmt.output import progress
     from helm_mgmt.release import uninstall
     from helm_mgmt.stack import prepare_cluster, restricted_namespace
@@ -53,10 +61,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"uninstall it (helm-mgmt uninstall -r {args.release} -n {args.namespace} --delete-pvcs) or pass --release"
         )
     bench = Bench(Path(args.chart).resolve(), args.namespace, args.release, args.rate, args.min_requests, helm=helm)
+    bench.only = tuple(n.strip() for n in (args.streams or "").split(",") if n.strip())
     operations = {
         "upgrade": lambda: bench.upgrade(*bench.new_images()),
         "rollback": bench.rollback,
         "rollout-undo": bench.rollout_undo,
+        "restart": bench.restart,
         "evict": bench.evict,
         "hpa": bench.hpa,
         "upgrade-control": lambda: bench.upgrade(*CONTROL_VALUES, *bench.new_images()),
@@ -65,6 +75,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "chart": str(args.chart),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "rate_per_stream": args.rate,
+        # Which Clipper the local images were built from (CLIPPER_APP_SOURCE may name another).
+        "app_source": {"origin": clipperapp.source().origin, "key": clipperapp.source_key()},
         "streams": [],
         "scenarios": [],
     }
@@ -77,6 +89,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         progress(f"installing {args.release} ({args.chart}) into {args.namespace}")
         results["install_seconds"] = round(bench.install(), 1)
         results["through_ingress"] = bench.through_ingress()
+        missing = [n for n in bench.only if n not in {s["name"] for s in bench.streams()}]
+        if missing:
+            raise PreflightError(
+                f"--streams: {', '.join(missing)} need an Ingress for {bench.site()}, which this release does not make"
+            )
         results["streams"] = bench.described_streams()
         for name in names:
             results["scenarios"].append(bench.run(name, operations[name]))
@@ -108,6 +125,11 @@ def add_bench_parser(sub) -> None:
         type=int,
         default=30,
         help="requests per second of each stream (4 through the Services, 4 through the ingress)",
+    )
+    p.add_argument(
+        "--streams",
+        default=None,
+        help="comma-separated stream names to run (default: all), e.g. backend-keepalive",
     )
     p.add_argument("--min-requests", type=int, default=10_000, help="requests per scenario, at least")
     p.add_argument("--out", default=str(DIST_DIR / "bench"), help="folder for bench.json and bench.png")

@@ -47,7 +47,14 @@ BENCH_USER = "bench-loadgen"
 SESSION_TTL_S = 6 * 3600
 WARMUP_S = 10
 COOLDOWN_S = 15
-SCENARIOS = ("upgrade", "rollback", "rollout-undo", "evict", "hpa", "upgrade-control")
+SCENARIOS = ("upgrade", "rollback", "rollout-undo", "restart", "evict", "hpa", "upgrade-control")
+SERVICE_STREAMS = ("backend-keepalive", "backend-new-conn", "frontend-keepalive", "frontend-new-conn")
+INGRESS_STREAMS = (
+    "ingress-api-keepalive",
+    "ingress-api-new-conn",
+    "ingress-frontend-keepalive",
+    "ingress-frontend-new-conn",
+)
 
 # The control: the same upgrade without the chart's zero-downtime settings (no preStop pause, the
 # Kubernetes default readiness timing, no startup probe), so that their effect shows side by side.
@@ -78,6 +85,8 @@ class Bench:
     # Set by through_ingress() when the release has an Ingress for its host.
     session: dict[str, str] = field(default_factory=dict)
     ca: str = ""
+    # Stream names to run (empty: every stream the release offers).
+    only: tuple[str, ...] = ()
 
     # --- names -------------------------------------------------------------------------------------
 
@@ -88,6 +97,9 @@ class Bench:
         return f"{self.release}.{SITE_DOMAIN}"
 
     def streams(self) -> list[dict]:
+        return [s for s in self._all_streams() if not self.only or s["name"] in self.only]
+
+    def _all_streams(self) -> list[dict]:
         backend = f"http://{self.workload('backend')}.{self.namespace}.svc:8080/api/v1/categories"
         frontend = f"http://{self.workload('frontend')}.{self.namespace}.svc/"
         streams = [
@@ -207,6 +219,13 @@ class Bench:
                 ["rollout", "status", f"deployment/{self.workload(part)}", "-n", self.namespace, "--timeout=600s"],
                 timeout=630,
             )
+
+    def restart(self) -> None:
+        """``kubectl rollout restart`` of the backend: every pod replaced, the same image (what an
+        operator does after rotating a Secret the pods read at start)."""
+        deployment = f"deployment/{self.workload('backend')}"
+        kubectl(["rollout", "restart", deployment, "-n", self.namespace])
+        kubectl(["rollout", "status", deployment, "-n", self.namespace, "--timeout=600s"], timeout=630)
 
     def evict(self) -> None:
         """Evict one backend pod through the Eviction API (what a node drain does), which the
