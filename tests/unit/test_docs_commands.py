@@ -15,6 +15,7 @@ from helm_mgmt.paths import REPO_ROOT
 
 DOCS = [REPO_ROOT / "README.md", REPO_ROOT / "helm" / "README.md", REPO_ROOT / "helm" / "INSTALLATION.md"]
 DOCS += sorted((REPO_ROOT / "helm" / "charts").glob("*/README.md"))
+DOCS += [REPO_ROOT / "docs" / "benchmarks" / "README.md"]
 TOOL_PREFIXES = ("./helm/helm-mgmt.sh", "helm/helm-mgmt.sh", "helm-mgmt")
 # Flags of install/upgrade that only matter against a cluster; `helm template` does not take them.
 CLUSTER_ONLY_FLAGS = {
