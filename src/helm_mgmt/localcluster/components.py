@@ -52,6 +52,10 @@ COMPONENTS = (
     "metrics-server",
 )
 BRIDGE = "clipper0"
+# A fixed, locally administered address. A bridge made without one takes the lowest address of its
+# ports and changes it whenever a pod's veth with a lower one comes or goes; pods that learned the
+# gateway's address from a veth that is gone then send into nothing until their ARP entry expires.
+BRIDGE_MAC = "02:63:6c:69:70:01"
 BRIDGE_CIDR = "10.244.0.1/24"
 NODE_IP = "10.244.0.1"
 POD_CIDR = "10.244.0.0/24"

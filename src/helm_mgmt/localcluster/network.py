@@ -83,6 +83,7 @@ def setup() -> None:
     _guard_egress()
     if not bridge_exists():
         _ip("link", "add", c.BRIDGE, "type", "bridge")
+    _ip("link", "set", c.BRIDGE, "address", c.BRIDGE_MAC)
     if c.BRIDGE_CIDR not in _ip("-o", "addr", "show", "dev", c.BRIDGE).stdout:
         _ip("addr", "add", c.BRIDGE_CIDR, "dev", c.BRIDGE)
     _ip("link", "set", c.BRIDGE, "up")
