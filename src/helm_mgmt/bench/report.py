@@ -72,7 +72,8 @@ def write_png(results: dict, path: Path) -> Path:
         ax.legend(loc="lower left", fontsize=7)
     axes[-1, 0].set_xlabel("seconds since the load started (dashed: operation start, dotted: end)")
     fig.suptitle(f"{results['chart']}: {results['rate_per_stream']} req/s x {len(results['streams'])} streams")
-    fig.tight_layout()
+    # Leave half an inch at the top, or the figure's title lands on the first plot's.
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
