@@ -13,18 +13,23 @@ from helm_mgmt.release import UMBRELLA, PreflightError
 MAX_RATE = 500
 
 
+def listed(text: str | None) -> list[str]:
+    """The names in a comma-separated option, blanks dropped."""
+    return [n.strip() for n in (text or "").split(",") if n.strip()]
+
+
 def check_args(args: argparse.Namespace) -> list[str]:
     """Scenario names and figures, refused before anything touches the cluster."""
     from helm_mgmt.bench.scenarios import INGRESS_STREAMS, SCENARIOS, SERVICE_STREAMS
 
-    names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
+    names = listed(args.scenarios)
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown or not names:
         raise PreflightError(
             f"--scenarios {args.scenarios!r}: unknown {', '.join(unknown) or '(none given)'}; "
             f"choose from {', '.join(SCENARIOS)}"
         )
-    streams = [n.strip() for n in (args.streams or "").split(",") if n.strip()]
+    streams = listed(args.streams)
     unknown = [n for n in streams if n not in SERVICE_STREAMS + INGRESS_STREAMS]
     if unknown or (args.streams is not None and not streams):
         raise PreflightError(
@@ -61,7 +66,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"uninstall it (helm-mgmt uninstall -r {args.release} -n {args.namespace} --delete-pvcs) or pass --release"
         )
     bench = Bench(Path(args.chart).resolve(), args.namespace, args.release, args.rate, args.min_requests, helm=helm)
-    bench.only = tuple(n.strip() for n in (args.streams or "").split(",") if n.strip())
+    bench.only = tuple(listed(args.streams))
     operations = {
         "upgrade": lambda: bench.upgrade(*bench.new_images()),
         "rollback": bench.rollback,

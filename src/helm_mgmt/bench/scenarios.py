@@ -276,10 +276,13 @@ class Bench:
         # argument would show in the node's process list.
         command = [kubectl_binary() or "kubectl", "exec", "-i", LOADGEN_POD, "-n", self.namespace]
         command += ["--", "/loadgen", "run", "-"]
-        progress(f"scenario {name}: load on ({self.rate} req/s x {len(self.streams())} streams)")
+        streams = self.streams()
+        progress(f"scenario {name}: load on ({self.rate} req/s x {len(streams)} streams)")
+        # A pipe filled and closed before the start, not stdin=PIPE: Python 3.11's communicate()
+        # fails on a stdin the caller has closed.
         read_end, write_end = os.pipe()
         with os.fdopen(write_end, "w") as streams_in:
-            streams_in.write(json.dumps(self.streams()))
+            streams_in.write(json.dumps(streams))
         with os.fdopen(read_end) as streams_out:
             load = subprocess.Popen(
                 command, stdin=streams_out, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
